@@ -1,0 +1,46 @@
+/*
+ * Copyright (C) ngx_recsys authors
+ *
+ * The built-in embedder: hashed word unigrams, bigrams and character
+ * 3-grams, weighted by TF-IDF learned at build time, signed-hashed into
+ * dim dimensions and L2-normalised.  The CLI embeds the catalogue and the
+ * module embeds queries with this same code, so both always agree.
+ */
+
+#ifndef RS_EMBED_H
+#define RS_EMBED_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define RS_EMBED_NAME            "hashed-tfidf"
+#define RS_EMBED_VERSION         1
+#define RS_EMBED_DEFAULT_DIM     256
+#define RS_EMBED_MAX_DIM         4096
+#define RS_EMBED_IDF_BITS        18
+#define RS_EMBED_MAX_TOKEN       64
+
+
+typedef struct {
+    uint32_t      dim;
+    uint32_t      idf_bits;
+    uint64_t      ndocs;
+    const float  *idf;          /* 1 << idf_bits weights */
+} rs_embedder_t;
+
+
+/* called once per feature occurrence; weight is the feature kind's weight */
+typedef void (*rs_feature_pt)(void *data, uint64_t hash, float weight);
+
+
+void rs_embed_features(const char *text, size_t len, rs_feature_pt handler,
+    void *data);
+void rs_embed_add(const rs_embedder_t *em, const char *text, size_t len,
+    float weight, float *vec);
+float rs_embed_normalize(float *vec, uint32_t dim);
+uint32_t rs_embed_idf_slot(const rs_embedder_t *em, uint64_t hash);
+
+
+#endif /* RS_EMBED_H */

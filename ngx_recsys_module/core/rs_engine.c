@@ -1,0 +1,573 @@
+/*
+ * Copyright (C) ngx_recsys authors
+ */
+
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "rs_engine.h"
+
+
+struct rs_engine_s {
+    rs_store_t      store;
+    rs_embedder_t   embedder;
+    float          *idf;
+    rs_index_t     *index;
+    double          log_max_popularity;
+    char            version[32];
+    char            index_type[16];
+};
+
+
+static int rs_engine_manifest(rs_engine_t *e, const char *dir, char *err,
+    size_t errlen);
+static int rs_engine_verify_file(const char *dir, json_t *files,
+    const char *name, char *err, size_t errlen);
+static int rs_engine_load_embedder(rs_engine_t *e, const char *path,
+    char *err, size_t errlen);
+static float rs_engine_popularity(const rs_engine_t *e, const rs_item_t *it);
+static int rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
+    rs_result_t *res);
+static int rs_engine_query_vector(const rs_engine_t *e,
+    const rs_request_t *req, float *vec);
+static int rs_engine_is_requested(const rs_request_t *req, uint32_t item);
+static int rs_hit_cmp(const void *a, const void *b);
+
+
+static int
+rs_engine_verify_file(const char *dir, json_t *files, const char *name,
+    char *err, size_t errlen)
+{
+    char        path[4096], hex[32];
+    json_t     *v;
+    uint64_t    sum;
+    const char *want;
+
+    v = json_object_get(files, name);
+    want = json_string_value(json_object_get(v, "checksum"));
+
+    if (want == NULL) {
+        rs_errf(err, errlen, "manifest lists no checksum for \"%s\"", name);
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+    if (rs_file_checksum(path, &sum, err, errlen) != 0) {
+        return -1;
+    }
+
+    snprintf(hex, sizeof(hex), "%016" PRIx64, sum);
+
+    if (strcmp(hex, want) != 0) {
+        rs_errf(err, errlen, "\"%s\" does not match its checksum in the "
+                "manifest: the index is corrupt or half-written", path);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+rs_engine_manifest(rs_engine_t *e, const char *dir, char *err, size_t errlen)
+{
+    char          path[4096];
+    json_t       *m, *emb, *files;
+    const char   *s;
+    json_error_t  jerr;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, RS_FILE_MANIFEST);
+
+    m = json_load_file(path, 0, &jerr);
+    if (m == NULL) {
+        rs_errf(err, errlen, "cannot read \"%s\": %s", path, jerr.text);
+        return -1;
+    }
+
+    s = json_string_value(json_object_get(m, "format"));
+
+    if (s == NULL || strcmp(s, RS_INDEX_FORMAT) != 0) {
+        rs_errf(err, errlen, "\"%s\" is not an ngx_recsys index manifest",
+                path);
+        goto failed;
+    }
+
+    if (json_integer_value(json_object_get(m, "format_version"))
+        != RS_INDEX_FORMAT_VERSION)
+    {
+        rs_errf(err, errlen, "\"%s\": index format version %" JSON_INTEGER_FORMAT
+                " is not supported (this module reads version %d); rebuild "
+                "the index with this version's recsys-index", path,
+                json_integer_value(json_object_get(m, "format_version")),
+                RS_INDEX_FORMAT_VERSION);
+        goto failed;
+    }
+
+    emb = json_object_get(m, "embedder");
+    s = json_string_value(json_object_get(emb, "name"));
+
+    if (s == NULL || strcmp(s, RS_EMBED_NAME) != 0
+        || json_integer_value(json_object_get(emb, "version"))
+           != RS_EMBED_VERSION)
+    {
+        rs_errf(err, errlen, "\"%s\": the index was built with embedder "
+                "\"%s\", which this module cannot reproduce for queries",
+                path, s ? s : "(none)");
+        goto failed;
+    }
+
+    files = json_object_get(m, "files");
+
+    if (rs_engine_verify_file(dir, files, RS_FILE_ITEMS, err, errlen)
+        || rs_engine_verify_file(dir, files, RS_FILE_EMBEDDER, err, errlen)
+        || rs_engine_verify_file(dir, files, RS_FILE_INDEX, err, errlen))
+    {
+        goto failed;
+    }
+
+    s = json_string_value(json_object_get(m, "version"));
+    if (s == NULL || strlen(s) >= sizeof(e->version)) {
+        rs_errf(err, errlen, "\"%s\" has no valid \"version\"", path);
+        goto failed;
+    }
+
+    strcpy(e->version, s);
+
+    json_decref(m);
+
+    return 0;
+
+failed:
+
+    json_decref(m);
+
+    return -1;
+}
+
+
+static int
+rs_engine_load_embedder(rs_engine_t *e, const char *path, char *err,
+    size_t errlen)
+{
+    FILE                  *f;
+    size_t                 n;
+    rs_embedder_header_t   h;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        rs_errf(err, errlen, "cannot open \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (fread(&h, sizeof(h), 1, f) != 1
+        || memcmp(h.magic, RS_EMBEDDER_MAGIC, 8) != 0
+        || h.version != RS_EMBED_VERSION
+        || h.dim == 0 || h.dim > RS_EMBED_MAX_DIM
+        || h.idf_bits < 8 || h.idf_bits > 24)
+    {
+        rs_errf(err, errlen, "\"%s\" is not a valid embedder file", path);
+        fclose(f);
+        return -1;
+    }
+
+    n = (size_t) 1 << h.idf_bits;
+
+    e->idf = malloc(n * sizeof(float));
+    if (e->idf == NULL) {
+        rs_errf(err, errlen, "out of memory");
+        fclose(f);
+        return -1;
+    }
+
+    if (fread(e->idf, sizeof(float), n, f) != n) {
+        rs_errf(err, errlen, "\"%s\" is truncated", path);
+        fclose(f);
+        return -1;
+    }
+
+    fclose(f);
+
+    e->embedder.dim = h.dim;
+    e->embedder.idf_bits = h.idf_bits;
+    e->embedder.ndocs = h.ndocs;
+    e->embedder.idf = e->idf;
+
+    return 0;
+}
+
+
+int
+rs_engine_open(rs_engine_t **out, const char *dir, char *err, size_t errlen)
+{
+    char          path[4096];
+    rs_engine_t  *e;
+    const rs_store_header_t  *h;
+
+    e = calloc(1, sizeof(rs_engine_t));
+    if (e == NULL) {
+        rs_errf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    if (rs_engine_manifest(e, dir, err, errlen) != 0) {
+        goto failed;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", dir, RS_FILE_ITEMS);
+    if (rs_store_open(&e->store, path, err, errlen) != 0) {
+        goto failed;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", dir, RS_FILE_EMBEDDER);
+    if (rs_engine_load_embedder(e, path, err, errlen) != 0) {
+        goto failed;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", dir, RS_FILE_INDEX);
+    if (rs_index_load(&e->index, path, err, errlen) != 0) {
+        goto failed;
+    }
+
+    if (e->embedder.dim != e->store.dim
+        || (uint32_t) rs_index_dim(e->index) != e->store.dim
+        || rs_index_count(e->index) != e->store.count)
+    {
+        rs_errf(err, errlen, "\"%s\": the index, item store and embedder "
+                "disagree on dimension or item count", dir);
+        goto failed;
+    }
+
+    h = e->store.header;
+    e->log_max_popularity = log1p(h->max_popularity);
+    snprintf(e->index_type, sizeof(e->index_type), "%s",
+             rs_index_type_name(rs_index_type(e->index)));
+
+    *out = e;
+
+    return 0;
+
+failed:
+
+    rs_engine_close(e);
+
+    return -1;
+}
+
+
+void
+rs_engine_close(rs_engine_t *e)
+{
+    if (e == NULL) {
+        return;
+    }
+
+    if (e->index != NULL) {
+        rs_index_free(e->index);
+    }
+
+    rs_store_close(&e->store);
+    free(e->idf);
+    free(e);
+}
+
+
+const rs_store_t *
+rs_engine_store(const rs_engine_t *e)
+{
+    return &e->store;
+}
+
+
+const char *
+rs_engine_version(const rs_engine_t *e)
+{
+    return e->version;
+}
+
+
+const char *
+rs_engine_index_type(const rs_engine_t *e)
+{
+    return e->index_type;
+}
+
+
+/* returns 0 when the text has nothing to embed */
+
+int
+rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
+    float *vec)
+{
+    memset(vec, 0, e->embedder.dim * sizeof(float));
+    rs_embed_add(&e->embedder, text, len, 1.0f, vec);
+
+    return rs_embed_normalize(vec, e->embedder.dim) > 0;
+}
+
+
+static float
+rs_engine_popularity(const rs_engine_t *e, const rs_item_t *it)
+{
+    if (e->log_max_popularity <= 0 || it->popularity <= 0) {
+        return 0;
+    }
+
+    /* log scale: a best-seller should not drown relevance */
+    return (float) (log1p(it->popularity) / e->log_max_popularity);
+}
+
+
+int
+rs_filter_match(const rs_store_t *st, const rs_filter_t *f,
+    const rs_item_t *it)
+{
+    const char  *s;
+
+    if (f->in_stock && (!(it->flags & RS_HAS_STOCK) || it->stock <= 0)) {
+        return 0;
+    }
+
+    if (f->has_min_price
+        && (!(it->flags & RS_HAS_PRICE) || it->price < f->min_price))
+    {
+        return 0;
+    }
+
+    if (f->has_max_price
+        && (!(it->flags & RS_HAS_PRICE) || it->price > f->max_price))
+    {
+        return 0;
+    }
+
+    if (f->brand_len) {
+        s = rs_store_str(st, it->brand);
+
+        if (s == NULL || strncasecmp(s, f->brand, f->brand_len) != 0
+            || s[f->brand_len] != '\0')
+        {
+            return 0;
+        }
+    }
+
+    if (f->category_len) {
+        s = rs_store_str(st, it->category);
+
+        /* a prefix of whole path levels: "Shoes" matches "Shoes > Running",
+         * never "Shoestrings" */
+        if (s == NULL || strncasecmp(s, f->category, f->category_len) != 0
+            || (s[f->category_len] != '\0'
+                && strncmp(s + f->category_len, " > ", 3) != 0))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+rs_engine_is_requested(const rs_request_t *req, uint32_t item)
+{
+    size_t  i;
+
+    for (i = 0; i < req->nitems; i++) {
+        if (req->items[i] == item) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+rs_hit_cmp(const void *a, const void *b)
+{
+    const rs_hit_t  *x, *y;
+
+    x = a;
+    y = b;
+
+    if (x->score != y->score) {
+        return x->score > y->score ? -1 : 1;
+    }
+
+    return x->item < y->item ? -1 : 1;
+}
+
+
+/* the most popular items in stock: the answer with nothing to go on */
+
+static int
+rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
+    rs_result_t *res)
+{
+    uint32_t          i, n;
+    rs_filter_t       filter;
+    const rs_item_t  *it;
+
+    res->hits = req->alloc(req->alloc_data, req->k * sizeof(rs_hit_t));
+    if (res->hits == NULL) {
+        return -1;
+    }
+
+    filter = req->filter;
+    filter.in_stock = 1;
+    n = 0;
+
+    for (i = 0; i < e->store.count && n < req->k; i++) {
+        it = &e->store.items[e->store.popular[i]];
+
+        if (!rs_filter_match(&e->store, &filter, it)) {
+            continue;
+        }
+
+        res->hits[n].item = e->store.popular[i];
+        res->hits[n].relevance = 0;
+        res->hits[n].popularity = rs_engine_popularity(e, it);
+        res->hits[n].score = res->hits[n].popularity;
+        n++;
+    }
+
+    res->nhits = n;
+    res->cold_start = 1;
+
+    return 0;
+}
+
+
+static int
+rs_engine_query_vector(const rs_engine_t *e, const rs_request_t *req,
+    float *vec)
+{
+    size_t        i;
+    uint32_t      d, dim;
+    const float  *v;
+
+    dim = e->embedder.dim;
+
+    if (req->text_len == 0 || !rs_engine_embed(e, req->text, req->text_len,
+                                               vec))
+    {
+        memset(vec, 0, dim * sizeof(float));
+    }
+
+    /* the items' mean direction, weighted like one more query */
+    for (i = 0; i < req->nitems; i++) {
+        v = rs_store_vector(&e->store, req->items[i]);
+
+        for (d = 0; d < dim; d++) {
+            vec[d] += v[d] / (float) req->nitems;
+        }
+    }
+
+    return rs_embed_normalize(vec, dim) > 0;
+}
+
+
+int
+rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
+    rs_result_t *res)
+{
+    int               n, i;
+    float            *vec, *sims;
+    int64_t          *ids;
+    uint32_t          c, limit, kept;
+    rs_hit_t         *hits;
+    const rs_item_t  *it;
+
+    memset(res, 0, sizeof(rs_result_t));
+
+    vec = req->alloc(req->alloc_data, e->embedder.dim * sizeof(float));
+    if (vec == NULL) {
+        return -1;
+    }
+
+    if (!rs_engine_query_vector(e, req, vec)) {
+        return rs_engine_cold_start(e, req, res);
+    }
+
+    c = req->candidates > req->k ? req->candidates : req->k;
+    limit = c * RS_WIDEN_LIMIT;
+
+    if (limit > RS_MAX_CANDIDATES) {
+        limit = RS_MAX_CANDIDATES;
+    }
+
+    if (limit > e->store.count) {
+        limit = e->store.count;
+    }
+
+    if (c > limit) {
+        c = limit;
+    }
+
+    /*
+     * Filters run after retrieval; when they leave fewer than k items the
+     * search is repeated wider, up to a bound, before answering short.
+     */
+    for ( ;; ) {
+        sims = req->alloc(req->alloc_data, c * sizeof(float));
+        ids = req->alloc(req->alloc_data, c * sizeof(int64_t));
+        hits = req->alloc(req->alloc_data, c * sizeof(rs_hit_t));
+
+        if (sims == NULL || ids == NULL || hits == NULL) {
+            return -1;
+        }
+
+        n = rs_index_search(e->index, vec, (int) c, sims, ids);
+        if (n < 0) {
+            return -1;
+        }
+
+        kept = 0;
+
+        for (i = 0; i < n; i++) {
+            if (ids[i] < 0 || (uint64_t) ids[i] >= e->store.count
+                || rs_engine_is_requested(req, (uint32_t) ids[i]))
+            {
+                continue;
+            }
+
+            it = &e->store.items[ids[i]];
+
+            if (!rs_filter_match(&e->store, &req->filter, it)) {
+                continue;
+            }
+
+            hits[kept].item = (uint32_t) ids[i];
+            hits[kept].relevance = sims[i];
+            hits[kept].popularity = rs_engine_popularity(e, it);
+            hits[kept].score = sims[i]
+                               + req->popularity_weight
+                                 * hits[kept].popularity;
+            kept++;
+        }
+
+        res->searched = c;
+
+        if (kept >= req->k || c >= limit) {
+            break;
+        }
+
+        c = c * RS_WIDEN_FACTOR > limit ? limit : c * RS_WIDEN_FACTOR;
+    }
+
+    qsort(hits, kept, sizeof(rs_hit_t), rs_hit_cmp);
+
+    res->hits = hits;
+    res->nhits = kept < req->k ? kept : req->k;
+
+    return 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * Copyright (C) ngx_recsys authors
+ *
+ * A loaded index directory and the request path through it: embed the
+ * query, retrieve candidates, filter, score and cut to k.  The module, the
+ * CLI's "query" and "bench" and the unit tests all run this same code.
+ */
+
+#ifndef RS_ENGINE_H
+#define RS_ENGINE_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rs_embed.h"
+#include "rs_index.h"
+#include "rs_store.h"
+#include "rs_util.h"
+
+
+#define RS_INDEX_FORMAT          "ngx_recsys-index"
+#define RS_INDEX_FORMAT_VERSION  1
+
+#define RS_FILE_MANIFEST         "manifest.json"
+#define RS_FILE_ITEMS            "items.bin"
+#define RS_FILE_EMBEDDER         "embedder.bin"
+#define RS_FILE_INDEX            "index.faiss"
+
+#define RS_EMBEDDER_MAGIC        "RSEMBED1"
+
+#define RS_MAX_K                 100
+#define RS_DEFAULT_K             8
+#define RS_DEFAULT_CANDIDATES    200
+#define RS_MAX_CANDIDATES        10000
+#define RS_WIDEN_FACTOR          4
+#define RS_WIDEN_LIMIT           32      /* times the configured candidates */
+#define RS_DEFAULT_POPULARITY_W  0.1f
+
+
+typedef struct rs_engine_s  rs_engine_t;
+
+
+typedef struct {
+    char      magic[8];
+    uint32_t  version;
+    uint32_t  dim;
+    uint32_t  idf_bits;
+    uint32_t  reserved;
+    uint64_t  ndocs;
+} rs_embedder_header_t;
+
+
+typedef struct {
+    const char  *category;          /* a prefix of the category path */
+    size_t       category_len;
+    const char  *brand;
+    size_t       brand_len;
+    double       min_price;
+    double       max_price;
+    unsigned     has_min_price:1;
+    unsigned     has_max_price:1;
+    unsigned     in_stock:1;
+} rs_filter_t;
+
+
+typedef struct {
+    const char      *text;
+    size_t           text_len;
+    const uint32_t  *items;         /* "more like these" */
+    size_t           nitems;
+    uint32_t         k;
+    uint32_t         candidates;
+    float            popularity_weight;
+    rs_filter_t      filter;
+    rs_alloc_pt      alloc;
+    void            *alloc_data;
+} rs_request_t;
+
+
+typedef struct {
+    uint32_t  item;
+    float     score;
+    float     relevance;
+    float     popularity;           /* the normalised signal, before weight */
+} rs_hit_t;
+
+
+typedef struct {
+    rs_hit_t  *hits;
+    uint32_t   nhits;
+    uint32_t   searched;            /* candidates the index was asked for */
+    unsigned   cold_start:1;
+} rs_result_t;
+
+
+int rs_engine_open(rs_engine_t **out, const char *dir, char *err,
+    size_t errlen);
+void rs_engine_close(rs_engine_t *e);
+const rs_store_t *rs_engine_store(const rs_engine_t *e);
+const char *rs_engine_version(const rs_engine_t *e);
+const char *rs_engine_index_type(const rs_engine_t *e);
+int rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
+    float *vec);
+int rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
+    rs_result_t *res);
+int rs_filter_match(const rs_store_t *st, const rs_filter_t *f,
+    const rs_item_t *it);
+
+
+#endif /* RS_ENGINE_H */

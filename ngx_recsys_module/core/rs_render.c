@@ -1,0 +1,204 @@
+/*
+ * Copyright (C) ngx_recsys authors
+ */
+
+
+#include <math.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "rs_catalog.h"
+#include "rs_render.h"
+
+
+/* enough digits for any price to the cent, without binary noise */
+#define RS_JSON_FLAGS  (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+
+static json_t *rs_render_item(const rs_engine_t *e, const rs_render_t *r,
+    const rs_hit_t *hit);
+static json_t *rs_render_tags(const char *tags);
+static json_t *rs_render_string(const char *s);
+static double rs_round(double v, double scale);
+
+
+static double
+rs_round(double v, double scale)
+{
+    return round(v * scale) / scale;
+}
+
+
+static json_t *
+rs_render_string(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+
+static json_t *
+rs_render_tags(const char *tags)
+{
+    json_t      *arr;
+    const char  *p, *end;
+
+    arr = json_array();
+    if (arr == NULL) {
+        return NULL;
+    }
+
+    for (p = tags; *p; p = *end ? end + 1 : end) {
+        end = strchr(p, RS_TAG_SEP);
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+
+        if (json_array_append_new(arr, json_stringn(p, end - p)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+
+    return arr;
+}
+
+
+static json_t *
+rs_render_item(const rs_engine_t *e, const rs_render_t *r,
+    const rs_hit_t *hit)
+{
+    json_t            *o, *extra;
+    const char        *s;
+    const rs_item_t   *it;
+    const rs_store_t  *st;
+
+    st = rs_engine_store(e);
+    it = &st->items[hit->item];
+
+    o = json_object();
+    if (o == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(o, "id", json_string(rs_store_str(st, it->id)));
+    json_object_set_new(o, "title",
+                        json_string(rs_store_str(st, it->title)));
+    json_object_set_new(o, "brand",
+                        rs_render_string(rs_store_str(st, it->brand)));
+    json_object_set_new(o, "category",
+                        rs_render_string(rs_store_str(st, it->category)));
+    json_object_set_new(o, "price", (it->flags & RS_HAS_PRICE)
+                                    ? json_real(it->price) : json_null());
+    json_object_set_new(o, "currency",
+                        rs_render_string(rs_store_str(st, it->currency)));
+    json_object_set_new(o, "in_stock", (it->flags & RS_HAS_STOCK)
+                                       ? json_boolean(it->stock > 0)
+                                       : json_null());
+    json_object_set_new(o, "url",
+                        rs_render_string(rs_store_str(st, it->url)));
+    json_object_set_new(o, "image",
+                        rs_render_string(rs_store_str(st, it->image)));
+    json_object_set_new(o, "score", json_real(rs_round(hit->score, 1e4)));
+
+    if (it->flags & RS_HAS_RATING) {
+        json_object_set_new(o, "rating",
+                            json_real(rs_round(it->rating, 100)));
+    }
+
+    s = rs_store_str(st, it->tags);
+    if (s != NULL) {
+        json_object_set_new(o, "tags", rs_render_tags(s));
+    }
+
+    s = rs_store_str(st, it->extra);
+    if (s != NULL) {
+        extra = json_loads(s, 0, NULL);
+        if (extra != NULL) {
+            json_object_set_new(o, "attributes", extra);
+        }
+    }
+
+    if (r->explain) {
+        json_object_set_new(o, "explain",
+            json_pack("{s:f, s:f, s:f, s:f}",
+                      "relevance", rs_round(hit->relevance, 1e4),
+                      "popularity", rs_round(hit->popularity, 1e4),
+                      "popularity_weight",
+                      rs_round(r->request->popularity_weight, 1e4),
+                      "popularity_contribution",
+                      rs_round(r->request->popularity_weight
+                               * hit->popularity, 1e4)));
+    }
+
+    return o;
+}
+
+
+int
+rs_render_json(const rs_engine_t *e, const rs_render_t *r, rs_write_pt write,
+    void *data)
+{
+    int        rc;
+    json_t    *root, *items, *item;
+    uint32_t   i;
+
+    root = json_object();
+    items = json_array();
+
+    if (root == NULL || items == NULL) {
+        json_decref(root);
+        json_decref(items);
+        return -1;
+    }
+
+    json_object_set_new(root, "query", r->query_len
+                                       ? json_stringn(r->query, r->query_len)
+                                       : json_null());
+    json_object_set_new(root, "items", items);
+
+    for (i = 0; i < r->result->nhits; i++) {
+        item = rs_render_item(e, r, &r->result->hits[i]);
+
+        if (item == NULL || json_array_append_new(items, item) != 0) {
+            json_decref(root);
+            return -1;
+        }
+    }
+
+    json_object_set_new(root, "count", json_integer(r->result->nhits));
+    json_object_set_new(root, "strategy",
+                        json_string(r->result->cold_start ? "popular"
+                                                          : "search"));
+    json_object_set_new(root, "took_ms",
+                        json_real(rs_round(r->took_ms, 1e3)));
+    json_object_set_new(root, "index_version",
+                        json_string(rs_engine_version(e)));
+
+    rc = json_dump_callback(root, write, data, RS_JSON_FLAGS);
+
+    json_decref(root);
+
+    return rc;
+}
+
+
+int
+rs_render_error(const char *code, const char *message, rs_write_pt write,
+    void *data)
+{
+    int      rc;
+    json_t  *root;
+
+    root = json_pack("{s:{s:s, s:s}}", "error", "code", code,
+                     "message", message);
+    if (root == NULL) {
+        return -1;
+    }
+
+    rc = json_dump_callback(root, write, data, RS_JSON_FLAGS);
+
+    json_decref(root);
+
+    return rc;
+}

@@ -1,0 +1,37 @@
+/*
+ * Copyright (C) ngx_recsys authors
+ *
+ * The JSON answer, written through a callback so the module can collect
+ * it straight into its own buffers.
+ */
+
+#ifndef RS_RENDER_H
+#define RS_RENDER_H
+
+
+#include <stddef.h>
+
+#include "rs_engine.h"
+
+
+/* the same shape as jansson's json_dump_callback_t */
+typedef int (*rs_write_pt)(const char *buf, size_t size, void *data);
+
+
+typedef struct {
+    const char         *query;
+    size_t              query_len;
+    const rs_result_t  *result;
+    const rs_request_t *request;
+    double              took_ms;
+    unsigned            explain:1;
+} rs_render_t;
+
+
+int rs_render_json(const rs_engine_t *e, const rs_render_t *r,
+    rs_write_pt write, void *data);
+int rs_render_error(const char *code, const char *message, rs_write_pt write,
+    void *data);
+
+
+#endif /* RS_RENDER_H */

@@ -1,0 +1,33 @@
+/*
+ * Copyright (C) ngx_recsys authors
+ *
+ * Small helpers shared by the core: hashing, UTF-8 checks, error text.
+ */
+
+#ifndef RS_UTIL_H
+#define RS_UTIL_H
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define rs_errf(err, errlen, ...)                                           \
+    do {                                                                     \
+        if ((err) != NULL && (errlen) > 0) {                                 \
+            snprintf((err), (errlen), __VA_ARGS__);                          \
+        }                                                                    \
+    } while (0)
+
+
+/* caller-supplied memory, so the module can hand out its request pool */
+typedef void *(*rs_alloc_pt)(void *data, size_t size);
+
+
+uint64_t rs_hash64(const void *data, size_t len, uint64_t seed);
+int rs_utf8_valid(const unsigned char *p, size_t len);
+int rs_file_checksum(const char *path, uint64_t *sum, char *err,
+    size_t errlen);
+
+
+#endif /* RS_UTIL_H */

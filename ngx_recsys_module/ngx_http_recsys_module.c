@@ -1,0 +1,242 @@
+
+/*
+ * Copyright (C) ngx_recsys authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_recsys_module.h"
+
+
+static void *ngx_http_recsys_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_recsys_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_recsys_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_http_recsys_k_bounds = {
+    ngx_conf_check_num_bounds, 1, RS_MAX_K
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_recsys_candidates_bounds = {
+    ngx_conf_check_num_bounds, 1, RS_MAX_CANDIDATES
+};
+
+
+static ngx_command_t  ngx_http_recsys_commands[] = {
+
+    { ngx_string("recsys"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_recsys,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_index"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_index_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_query"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, query),
+      NULL },
+
+    { ngx_string("recsys_item"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, item),
+      NULL },
+
+    { ngx_string("recsys_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, user),
+      NULL },
+
+    { ngx_string("recsys_k"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, k),
+      &ngx_http_recsys_k_bounds },
+
+    { ngx_string("recsys_candidates"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, candidates),
+      &ngx_http_recsys_candidates_bounds },
+
+    { ngx_string("recsys_max_query_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, max_query_length),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_recsys_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_recsys_create_main_conf,      /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_recsys_create_loc_conf,       /* create location configuration */
+    ngx_http_recsys_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_recsys_module = {
+    NGX_MODULE_V1,
+    &ngx_http_recsys_module_ctx,           /* module context */
+    ngx_http_recsys_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_recsys_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_recsys_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_recsys_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&rmcf->indexes, cf->pool, 2,
+                       sizeof(ngx_http_recsys_index_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return rmcf;
+}
+
+
+static void *
+ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_recsys_loc_conf_t));
+    if (rlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rlcf->query = NULL;
+     *     rlcf->item = NULL;
+     *     rlcf->user = NULL;
+     *     rlcf->enable = 0;
+     */
+
+    rlcf->index = NGX_CONF_UNSET_PTR;
+    rlcf->k = NGX_CONF_UNSET_UINT;
+    rlcf->candidates = NGX_CONF_UNSET_UINT;
+    rlcf->max_query_length = NGX_CONF_UNSET_SIZE;
+
+    return rlcf;
+}
+
+
+static char *
+ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_recsys_loc_conf_t *prev = parent;
+    ngx_http_recsys_loc_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->index, prev->index, NULL);
+    ngx_conf_merge_uint_value(conf->k, prev->k, RS_DEFAULT_K);
+    ngx_conf_merge_uint_value(conf->candidates, prev->candidates,
+                              RS_DEFAULT_CANDIDATES);
+    ngx_conf_merge_size_value(conf->max_query_length,
+                              prev->max_query_length, 512);
+
+    if (conf->query == NULL) {
+        conf->query = prev->query;
+    }
+
+    if (conf->item == NULL) {
+        conf->item = prev->item;
+    }
+
+    if (conf->user == NULL) {
+        conf->user = prev->user;
+    }
+
+    if (conf->enable && conf->index == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys\" needs a \"recsys_index\" in this "
+                           "location or above it");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_recsys_loc_conf_t *rlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (rlcf->enable) {
+        return "is duplicate";
+    }
+
+    rlcf->enable = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_recsys_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * faiss runs its loops on OpenMP; one worker must stay on one thread, so a
+ * search never competes with the other workers for their cores.  The pool
+ * is created here, after the fork, never in the master.
+ */
+
+static ngx_int_t
+ngx_http_recsys_init_process(ngx_cycle_t *cycle)
+{
+    rs_index_single_thread();
+
+    return NGX_OK;
+}

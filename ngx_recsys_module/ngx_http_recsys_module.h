@@ -1,0 +1,67 @@
+
+/*
+ * Copyright (C) ngx_recsys authors
+ */
+
+
+#ifndef _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_
+#define _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "rs_engine.h"
+#include "rs_render.h"
+
+
+#define NGX_HTTP_RECSYS_MAX_ARG  256
+
+
+/* one loaded index directory, shared by every location that names it */
+typedef struct {
+    ngx_str_t                    path;
+    rs_engine_t                 *engine;
+} ngx_http_recsys_index_t;
+
+
+typedef struct {
+    ngx_array_t                  indexes;   /* ngx_http_recsys_index_t * */
+} ngx_http_recsys_main_conf_t;
+
+
+typedef struct {
+    ngx_http_recsys_index_t     *index;
+    ngx_http_complex_value_t    *query;
+    ngx_http_complex_value_t    *item;
+    ngx_http_complex_value_t    *user;
+    ngx_uint_t                   k;
+    ngx_uint_t                   candidates;
+    size_t                       max_query_length;
+    ngx_flag_t                   enable;
+} ngx_http_recsys_loc_conf_t;
+
+
+/* a client's mistake, answered with a 400 and a JSON reason */
+typedef struct {
+    const char                  *code;
+    u_char                       message[256];
+} ngx_http_recsys_error_t;
+
+
+extern ngx_module_t  ngx_http_recsys_module;
+
+
+char *ngx_http_recsys_index_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_recsys_parse_args(ngx_http_request_t *r,
+    ngx_http_recsys_loc_conf_t *rlcf, rs_request_t *req,
+    ngx_str_t *query, ngx_flag_t *explain, ngx_http_recsys_error_t *err);
+ngx_int_t ngx_http_recsys_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, const rs_engine_t *engine, const rs_render_t *render,
+    ngx_http_recsys_error_t *err);
+
+
+#endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */
