@@ -16,16 +16,18 @@ static void *ngx_http_recsys_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_recsys_set_bounded_num(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_recsys_init_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_recsys_k_bounds = {
-    ngx_conf_check_num_bounds, 1, RS_MAX_K
+    NULL, 1, RS_MAX_K
 };
 
 
 static ngx_conf_num_bounds_t  ngx_http_recsys_candidates_bounds = {
-    ngx_conf_check_num_bounds, 1, RS_MAX_CANDIDATES
+    NULL, 1, RS_MAX_CANDIDATES
 };
 
 
@@ -68,14 +70,14 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
 
     { ngx_string("recsys_k"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_recsys_set_bounded_num,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_recsys_loc_conf_t, k),
       &ngx_http_recsys_k_bounds },
 
     { ngx_string("recsys_candidates"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      ngx_http_recsys_set_bounded_num,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_recsys_loc_conf_t, candidates),
       &ngx_http_recsys_candidates_bounds },
@@ -222,6 +224,43 @@ ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_recsys_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* like ngx_conf_set_num_slot(), with the value and its bounds in the error */
+
+static char *
+ngx_http_recsys_set_bounded_num(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_int_t               n;
+    ngx_str_t              *value;
+    ngx_uint_t             *field;
+    ngx_conf_num_bounds_t  *bounds;
+
+    field = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    bounds = cmd->post;
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n < bounds->low || n > bounds->high) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a number from %i to %i",
+                           &value[1], &cmd->name, bounds->low, bounds->high);
+        return NGX_CONF_ERROR;
+    }
+
+    *field = n;
 
     return NGX_CONF_OK;
 }

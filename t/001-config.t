@@ -33,7 +33,7 @@ $ENV{TEST_NGINX_FUTURE_INDEX} = "$tmp/future";
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() + 3);
+plan tests => repeat_each() * (blocks() * 2 + 2);
 
 no_long_string();
 run_tests();
@@ -122,7 +122,7 @@ index format version 99 is not supported
     }
 --- must_die
 --- error_log
-"recsys_k" directive value must be between 1 and 100
+invalid value "101" in "recsys_k" directive, it must be a number from 1 to 100
 
 
 
@@ -135,7 +135,7 @@ index format version 99 is not supported
     }
 --- must_die
 --- error_log
-invalid number in "recsys_k" directive
+invalid value "many" in "recsys_k" directive, it must be a number from 1 to 100
 
 
 
@@ -148,11 +148,25 @@ invalid number in "recsys_k" directive
     }
 --- must_die
 --- error_log
-"recsys_candidates" directive value must be between 1 and 10000
+invalid value "0" in "recsys_candidates" directive, it must be a number from 1 to 10000
 
 
 
-=== TEST 10: recsys outside a location
+=== TEST 10: recsys_k twice in one location
+--- config
+    location = /recs {
+        recsys_index $TEST_NGINX_INDEX;
+        recsys;
+        recsys_k 4;
+        recsys_k 5;
+    }
+--- must_die
+--- error_log
+"recsys_k" directive is duplicate
+
+
+
+=== TEST 11: recsys outside a location
 --- http_config
     recsys;
 --- config
@@ -162,7 +176,7 @@ invalid number in "recsys_k" directive
 
 
 
-=== TEST 11: an index named at http level serves every location, loaded once
+=== TEST 12: an index named at http level serves every location, loaded once
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config

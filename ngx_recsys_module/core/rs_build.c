@@ -36,7 +36,7 @@ typedef struct {
 
 
 static void rs_build_fields(const rs_product_t *p, const char **text,
-    size_t *len, float *weight);
+    size_t *len, unsigned *kinds, float *weight);
 static void rs_build_count_df(void *data, uint64_t hash, float weight);
 static int rs_build_write_embedder(const char *path, const rs_embedder_t *em,
     char *err, size_t errlen);
@@ -51,15 +51,22 @@ static void rs_build_no_progress(void *data, const char *stage, size_t done,
 
 static void
 rs_build_fields(const rs_product_t *p, const char **text, size_t *len,
-    float *weight)
+    unsigned *kinds, float *weight)
 {
     size_t  i;
 
-    text[0] = p->title;        weight[0] = 2.0f;
-    text[1] = p->brand;        weight[1] = 1.0f;
-    text[2] = p->category;     weight[2] = 1.0f;
+    /*
+     * Character 3-grams only where words are few and telling: a long
+     * description would add hundreds of them and bury the title's words
+     * under hash collisions.
+     */
+    text[0] = p->title;        weight[0] = 2.0f;  kinds[0] = RS_EMBED_ALL;
+    text[1] = p->brand;        weight[1] = 1.0f;  kinds[1] = RS_EMBED_ALL;
+    text[2] = p->category;     weight[2] = 2.0f;  kinds[2] = RS_EMBED_ALL;
     text[3] = p->tags;         weight[3] = 0.7f;
+    kinds[3] = RS_EMBED_WORDS | RS_EMBED_CHAR3;
     text[4] = p->description;  weight[4] = 0.4f;
+    kinds[4] = RS_EMBED_WORDS | RS_EMBED_BIGRAMS;
 
     for (i = 0; i < RS_FIELDS; i++) {
         len[i] = text[i] ? strlen(text[i]) : 0;
@@ -254,6 +261,7 @@ rs_build(const rs_build_conf_t *conf, rs_build_stats_t *stats, char *err,
     char            path[4096];
     float          *idf, *vectors, weight[RS_FIELDS];
     size_t          i, j, n, nslots, len[RS_FIELDS];
+    unsigned        kinds[RS_FIELDS];
     uint32_t        dim;
     const char     *text[RS_FIELDS];
     rs_index_t     *index;
@@ -328,10 +336,11 @@ rs_build(const rs_build_conf_t *conf, rs_build_stats_t *stats, char *err,
 
     for (i = 0; i < n; i++) {
         df.doc = (uint32_t) i;
-        rs_build_fields(&cat.items[i], text, len, weight);
+        rs_build_fields(&cat.items[i], text, len, kinds, weight);
 
         for (j = 0; j < RS_FIELDS; j++) {
-            rs_embed_features(text[j], len[j], rs_build_count_df, &df);
+            rs_embed_features(text[j], len[j], kinds[j], rs_build_count_df,
+                              &df);
         }
 
         if ((i & 1023) == 0) {
@@ -350,10 +359,10 @@ rs_build(const rs_build_conf_t *conf, rs_build_stats_t *stats, char *err,
     em.idf = idf;
 
     for (i = 0; i < n; i++) {
-        rs_build_fields(&cat.items[i], text, len, weight);
+        rs_build_fields(&cat.items[i], text, len, kinds, weight);
 
         for (j = 0; j < RS_FIELDS; j++) {
-            rs_embed_add(&em, text[j], len[j], weight[j],
+            rs_embed_add(&em, text[j], len[j], kinds[j], weight[j],
                          vectors + i * dim);
         }
 

@@ -19,6 +19,8 @@
 #define RS_EMBED_W_BIGRAM  0.6f
 #define RS_EMBED_W_CHAR3   0.2f
 
+#define RS_EMBED_INV_SQRT2  0.70710678f
+
 #define RS_EMBED_SEED_WORD    0x776f7264ULL
 #define RS_EMBED_SEED_BIGRAM  0x62696772ULL
 #define RS_EMBED_SEED_CHAR3   0x63686172ULL
@@ -110,8 +112,8 @@ rs_embed_char3(const char *token, size_t n, rs_feature_pt handler,
 
 
 void
-rs_embed_features(const char *text, size_t len, rs_feature_pt handler,
-    void *data)
+rs_embed_features(const char *text, size_t len, unsigned kinds,
+    rs_feature_pt handler, void *data)
 {
     size_t    pos, n, prev_n;
     uint64_t  prev_hash, hash;
@@ -128,15 +130,20 @@ rs_embed_features(const char *text, size_t len, rs_feature_pt handler,
         }
 
         hash = rs_hash64(token, n, RS_EMBED_SEED_WORD);
-        handler(data, hash, RS_EMBED_W_WORD);
 
-        if (prev_n) {
+        if (kinds & RS_EMBED_WORDS) {
+            handler(data, hash, RS_EMBED_W_WORD);
+        }
+
+        if (prev_n && (kinds & RS_EMBED_BIGRAMS)) {
             handler(data, rs_hash64(&hash, sizeof(hash),
                                     prev_hash ^ RS_EMBED_SEED_BIGRAM),
                     RS_EMBED_W_BIGRAM);
         }
 
-        rs_embed_char3(token, n, handler, data);
+        if (kinds & RS_EMBED_CHAR3) {
+            rs_embed_char3(token, n, handler, data);
+        }
 
         prev_n = n;
         prev_hash = hash;
@@ -160,20 +167,24 @@ rs_embed_accumulate(void *data, uint64_t hash, float weight)
 
     acc = data;
 
-    w = weight * acc->weight * acc->em->idf[rs_embed_idf_slot(acc->em, hash)];
+    w = weight * acc->weight * acc->em->idf[rs_embed_idf_slot(acc->em, hash)]
+        * RS_EMBED_INV_SQRT2;
 
-    /* signed hashing makes collisions cancel out on average */
-    if (hash & (1ULL << 32)) {
-        w = -w;
-    }
-
-    acc->vec[hash % acc->em->dim] += w;
+    /*
+     * Signed hashing makes collisions cancel out on average, but in a few
+     * hundred dimensions one unlucky collision can erase a product's most
+     * telling word; two slots per feature make losing both unlikely.
+     */
+    acc->vec[(uint32_t) hash % acc->em->dim]
+        += (hash & (1ULL << 32)) ? -w : w;
+    acc->vec[(uint32_t) (hash >> 33) % acc->em->dim]
+        += (hash & (1ULL << 63)) ? -w : w;
 }
 
 
 void
 rs_embed_add(const rs_embedder_t *em, const char *text, size_t len,
-    float weight, float *vec)
+    unsigned kinds, float weight, float *vec)
 {
     rs_embed_acc_t  acc;
 
@@ -181,7 +192,7 @@ rs_embed_add(const rs_embedder_t *em, const char *text, size_t len,
     acc.vec = vec;
     acc.weight = weight;
 
-    rs_embed_features(text, len, rs_embed_accumulate, &acc);
+    rs_embed_features(text, len, kinds, rs_embed_accumulate, &acc);
 }
 
 

@@ -31,14 +31,21 @@ typedef struct {
 } rs_embedder_t;
 
 
+/* which kinds of features a text contributes */
+#define RS_EMBED_WORDS    0x01
+#define RS_EMBED_BIGRAMS  0x02
+#define RS_EMBED_CHAR3    0x04
+#define RS_EMBED_ALL      (RS_EMBED_WORDS|RS_EMBED_BIGRAMS|RS_EMBED_CHAR3)
+
+
 /* called once per feature occurrence; weight is the feature kind's weight */
 typedef void (*rs_feature_pt)(void *data, uint64_t hash, float weight);
 
 
-void rs_embed_features(const char *text, size_t len, rs_feature_pt handler,
-    void *data);
+void rs_embed_features(const char *text, size_t len, unsigned kinds,
+    rs_feature_pt handler, void *data);
 void rs_embed_add(const rs_embedder_t *em, const char *text, size_t len,
-    float weight, float *vec);
+    unsigned kinds, float weight, float *vec);
 float rs_embed_normalize(float *vec, uint32_t dim);
 uint32_t rs_embed_idf_slot(const rs_embedder_t *em, uint64_t hash);
 

@@ -309,7 +309,7 @@ rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
     float *vec)
 {
     memset(vec, 0, e->embedder.dim * sizeof(float));
-    rs_embed_add(&e->embedder, text, len, 1.0f, vec);
+    rs_embed_add(&e->embedder, text, len, RS_EMBED_ALL, 1.0f, vec);
 
     return rs_embed_normalize(vec, e->embedder.dim) > 0;
 }

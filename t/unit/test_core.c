@@ -68,7 +68,7 @@ static void
 embed(const char *text, float *vec)
 {
     memset(vec, 0, DIM * sizeof(float));
-    rs_embed_add(&em_ones, text, strlen(text), 1.0f, vec);
+    rs_embed_add(&em_ones, text, strlen(text), RS_EMBED_ALL, 1.0f, vec);
     rs_embed_normalize(vec, DIM);
 }
 
@@ -164,7 +164,7 @@ START_TEST(test_embed_nothing_to_embed)
 
     setup_idf();
     memset(v, 0, sizeof(v));
-    rs_embed_add(&em_ones, "!!! ... ???", 11, 1.0f, v);
+    rs_embed_add(&em_ones, "!!! ... ???", 11, RS_EMBED_ALL, 1.0f, v);
 
     ck_assert_float_eq(rs_embed_normalize(v, DIM), 0.0f);
 }
