@@ -77,7 +77,8 @@ $(CLI): tools/recsys-index.c $(BUILD)/librs_core.a $(BUILD)/librs_faiss_c.a
 
 # --- the nginx module, configured in a copy of the nginx tree
 
-$(NGX_TREE)/objs/Makefile: config $(BUILD)/librs_faiss_c.a
+# configure lists the core files, so a new one means configuring again
+$(NGX_TREE)/objs/Makefile: config $(BUILD)/librs_faiss_c.a $(CORE_SRCS)
 	rm -rf $(NGX_TREE)
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(NGX_TREE)
@@ -89,8 +90,12 @@ $(NGX_TREE)/objs/Makefile: config $(BUILD)/librs_faiss_c.a
 	        --add-dynamic-module=$(REPO) > $(BUILD)/configure.log 2>&1 \
 	    || { tail -30 $(BUILD)/configure.log; exit 1; }
 
+# a core function missing from the module would only show at load_module
 $(MODULE): $(NGX_TREE)/objs/Makefile $(MOD_SRCS) $(CORE_SRCS) $(CORE_HDRS)
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
+	@if nm -D --undefined-only $(NGX_TREE)/objs/ngx_http_recsys_module.so \
+	    | grep -E ' (rs|faiss)_'; then \
+	    echo "undefined core symbols: add their file to config"; exit 1; fi
 	cp $(NGX_TREE)/objs/ngx_http_recsys_module.so $@
 
 # --- tests

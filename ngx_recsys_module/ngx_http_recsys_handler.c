@@ -65,7 +65,7 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     ngx_memzero(&req, sizeof(rs_request_t));
     req.k = (uint32_t) rlcf->k;
     req.candidates = (uint32_t) rlcf->candidates;
-    req.popularity_weight = RS_DEFAULT_POPULARITY_W;
+    req.now = (double) ngx_time();
     req.alloc = ngx_http_recsys_palloc;
     req.alloc_data = r->pool;
 

@@ -26,7 +26,7 @@ GET /recs?q=running+shoes&k=1
 --- response_headers
 Content-Type: application/json; charset=utf-8
 --- response_body_like eval
-qr/^\{"query":"running shoes","items":\[\{"id":"shoe-\d+","title":"[^"]+","brand":"[^"]+","category":"Shoes > [^"]+","price":\d+\.\d+,"currency":"USD","in_stock":(?:true|false|null),"url":"https:[^"]+","image":"https:[^"]+","score":[\d.]+,.*\}\],"count":1,"strategy":"search","took_ms":[\d.]+,"index_version":"[0-9a-f]{16}"\}\n\z/
+qr/^\{"query":"running shoes","items":\[\{"id":"shoe-\d+","title":"[^"]+","brand":"[^"]+","category":"Shoes > [^"]+","price":\d+\.\d+,"currency":"USD","in_stock":(?:true|false|null),"url":"https:[^"]+","image":"https:[^"]+","score":[\d.]+,.*\}\],"count":1,"profile":"default","strategy":"search","took_ms":[\d.]+,"index_version":"[0-9a-f]{16}"\}\n\z/
 --- no_error_log
 [error]
 
@@ -59,7 +59,7 @@ qr/^\{"query":"running shoes","items":\[(?:\{"id":"shoe-[^}]+"category":"Shoes >
 --- request
 GET /recs?k=4
 --- response_body_like eval
-qr/^\{"query":null,"items":\[\{"id":"shoe-001".*\{"id":"hp-001".*\{"id":"cook-001".*\{"id":"shoe-009".*\],"count":4,"strategy":"popular"/
+qr/^\{"query":null,"items":\[\{"id":"shoe-001".*\{"id":"hp-001".*\{"id":"cook-001".*\{"id":"shoe-009".*\],"count":4,"profile":"default","strategy":"popular"/
 --- no_error_log
 [error]
 
@@ -125,7 +125,7 @@ GET /recs?item=shoe-001&k=20
 --- request
 GET /recs?item=cm-001&k=3
 --- response_body_like eval
-qr/^\{"query":null,"items":\[(?:\{"id":"cm-00[234]",.*){3}"count":3,"strategy":"search"/s
+qr/^\{"query":null,"items":\[(?:\{"id":"cm-00[234]",.*){3}"count":3,"profile":"default","strategy":"search"/s
 --- no_error_log
 [error]
 
@@ -143,7 +143,7 @@ qr/^\{"query":null,"items":\[(?:\{"id":"cm-00[234]",.*){3}"count":3,"strategy":"
 --- request
 GET /similar/lap-001
 --- response_body_like chomp
-^\{"query":null,"items":\[\{"id":"lap-00[2-4]".*"count":3,"strategy":"search"
+^\{"query":null,"items":\[\{"id":"lap-00[2-4]".*"count":3,"profile":"default","strategy":"search"
 --- no_error_log
 [error]
 
@@ -196,7 +196,7 @@ GET /recs?q=shoes&k=5
 --- request
 GET /recs?q=yoga+mat&k=1&explain=1
 --- response_body_like chomp
-"explain":\{"relevance":[\d.]+,"popularity":[\d.]+,"popularity_weight":0\.1,"popularity_contribution":[\d.]+\}
+"explain":\{"relevance":[\d.]+,"signals":\{"relevance":\{"value":[\d.]+,"weight":1\.0,"contribution":[\d.]+\},"popularity":\{"value":[\d.]+,"weight":0\.1,"contribution":[\d.]+\},"rating":\{[^}]+\},"margin":\{[^}]+\},"freshness":\{[^}]+\},"personal":\{[^}]+\}\},"factor":1\.0,"rules":\[[^\]]*\]\}
 --- no_error_log
 [error]
 

@@ -120,7 +120,7 @@ GET /recs?q=shoes&category=home&k=50
 --- request
 GET /recs?q=shoes&category=Sho
 --- response_body_like chomp
-^\{"query":"shoes","items":\[\],"count":0,"strategy":"search"
+^\{"query":"shoes","items":\[\],"count":0,"profile":"default","strategy":"search"
 --- no_error_log
 [error]
 

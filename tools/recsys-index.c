@@ -498,7 +498,7 @@ rs_cli_query(int argc, char **argv)
     memset(&req, 0, sizeof(req));
     req.k = RS_DEFAULT_K;
     req.candidates = RS_DEFAULT_CANDIDATES;
-    req.popularity_weight = RS_DEFAULT_POPULARITY_W;
+    req.now = (double) time(NULL);
     explain = 0;
     item_id = NULL;
 
@@ -643,7 +643,7 @@ rs_cli_bench(int argc, char **argv)
     memset(&req, 0, sizeof(req));
     req.k = RS_DEFAULT_K;
     req.candidates = RS_DEFAULT_CANDIDATES;
-    req.popularity_weight = RS_DEFAULT_POPULARITY_W;
+    req.now = (double) time(NULL);
     n = 20000;
 
     while ((c = getopt_long(argc, argv, "", rs_cli_filter_options, NULL))

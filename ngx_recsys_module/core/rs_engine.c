@@ -23,6 +23,8 @@ struct rs_engine_s {
     float          *idf;
     rs_index_t     *index;
     double          log_max_popularity;
+    double          rating_mean;
+    rs_profile_t    profile;
     char            version[32];
     char            index_type[16];
 };
@@ -34,13 +36,12 @@ static int rs_engine_verify_file(const char *dir, json_t *files,
     const char *name, char *err, size_t errlen);
 static int rs_engine_load_embedder(rs_engine_t *e, const char *path,
     char *err, size_t errlen);
-static float rs_engine_popularity(const rs_engine_t *e, const rs_item_t *it);
 static int rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
-    rs_result_t *res);
+    rs_rank_ctx_t *ctx, rs_result_t *res);
 static int rs_engine_query_vector(const rs_engine_t *e,
     const rs_request_t *req, float *vec);
-static int rs_engine_is_requested(const rs_request_t *req, uint32_t item);
-static int rs_hit_cmp(const void *a, const void *b);
+static void rs_engine_mean(const rs_engine_t *e, const uint32_t *items,
+    size_t n, float weight, float *vec);
 
 
 static int
@@ -210,6 +211,8 @@ int
 rs_engine_open(rs_engine_t **out, const char *dir, char *err, size_t errlen)
 {
     char          path[4096];
+    double        sum;
+    uint32_t      i, rated;
     rs_engine_t  *e;
     const rs_store_header_t  *h;
 
@@ -249,6 +252,22 @@ rs_engine_open(rs_engine_t **out, const char *dir, char *err, size_t errlen)
 
     h = e->store.header;
     e->log_max_popularity = log1p(h->max_popularity);
+
+    /* the prior of the Bayesian rating: what an unrated item is assumed */
+    sum = 0;
+    rated = 0;
+
+    for (i = 0; i < e->store.count; i++) {
+        if (e->store.items[i].flags & RS_HAS_RATING) {
+            sum += e->store.items[i].rating;
+            rated++;
+        }
+    }
+
+    e->rating_mean = rated ? sum / rated : 3.0;
+    rs_profile_init(&e->profile);
+    e->profile.name = "default";
+    e->profile.name_len = sizeof("default") - 1;
     snprintf(e->index_type, sizeof(e->index_type), "%s",
              rs_index_type_name(rs_index_type(e->index)));
 
@@ -315,164 +334,90 @@ rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
 }
 
 
-static float
-rs_engine_popularity(const rs_engine_t *e, const rs_item_t *it)
+const rs_profile_t *
+rs_engine_default_profile(const rs_engine_t *e)
 {
-    if (e->log_max_popularity <= 0 || it->popularity <= 0) {
-        return 0;
-    }
-
-    /* log scale: a best-seller should not drown relevance */
-    return (float) (log1p(it->popularity) / e->log_max_popularity);
+    return &e->profile;
 }
 
 
-int
-rs_filter_match(const rs_store_t *st, const rs_filter_t *f,
-    const rs_item_t *it)
-{
-    const char  *s;
-
-    if (f->in_stock && (!(it->flags & RS_HAS_STOCK) || it->stock <= 0)) {
-        return 0;
-    }
-
-    if (f->has_min_price
-        && (!(it->flags & RS_HAS_PRICE) || it->price < f->min_price))
-    {
-        return 0;
-    }
-
-    if (f->has_max_price
-        && (!(it->flags & RS_HAS_PRICE) || it->price > f->max_price))
-    {
-        return 0;
-    }
-
-    if (f->brand_len) {
-        s = rs_store_str(st, it->brand);
-
-        if (s == NULL || strncasecmp(s, f->brand, f->brand_len) != 0
-            || s[f->brand_len] != '\0')
-        {
-            return 0;
-        }
-    }
-
-    if (f->category_len) {
-        s = rs_store_str(st, it->category);
-
-        /* a prefix of whole path levels: "Shoes" matches "Shoes > Running",
-         * never "Shoestrings" */
-        if (s == NULL || strncasecmp(s, f->category, f->category_len) != 0
-            || (s[f->category_len] != '\0'
-                && strncmp(s + f->category_len, " > ", 3) != 0))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static int
-rs_engine_is_requested(const rs_request_t *req, uint32_t item)
-{
-    size_t  i;
-
-    for (i = 0; i < req->nitems; i++) {
-        if (req->items[i] == item) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-rs_hit_cmp(const void *a, const void *b)
-{
-    const rs_hit_t  *x, *y;
-
-    x = a;
-    y = b;
-
-    if (x->score != y->score) {
-        return x->score > y->score ? -1 : 1;
-    }
-
-    return x->item < y->item ? -1 : 1;
-}
-
-
-/* the most popular items in stock: the answer with nothing to go on */
+/* the most popular items that pass: the answer with nothing to go on */
 
 static int
 rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
-    rs_result_t *res)
+    rs_rank_ctx_t *ctx, rs_result_t *res)
 {
-    uint32_t          i, n;
-    rs_filter_t       filter;
-    const rs_item_t  *it;
+    uint32_t   i, n, want;
+    rs_hit_t  *cand;
 
+    want = req->candidates > req->k ? req->candidates : req->k;
+
+    cand = req->alloc(req->alloc_data, want * sizeof(rs_hit_t));
     res->hits = req->alloc(req->alloc_data, req->k * sizeof(rs_hit_t));
-    if (res->hits == NULL) {
+
+    if (cand == NULL || res->hits == NULL) {
         return -1;
     }
 
-    filter = req->filter;
-    filter.in_stock = 1;
+    res->filter.in_stock = 1;
     n = 0;
 
-    for (i = 0; i < e->store.count && n < req->k; i++) {
-        it = &e->store.items[e->store.popular[i]];
-
-        if (!rs_filter_match(&e->store, &filter, it)) {
-            continue;
+    for (i = 0; i < e->store.count && n < want; i++) {
+        if (rs_rank_admit(ctx, e->store.popular[i], &cand[n])) {
+            rs_rank_score(ctx, &cand[n]);
+            n++;
         }
-
-        res->hits[n].item = e->store.popular[i];
-        res->hits[n].relevance = 0;
-        res->hits[n].popularity = rs_engine_popularity(e, it);
-        res->hits[n].score = res->hits[n].popularity;
-        n++;
     }
 
-    res->nhits = n;
     res->cold_start = 1;
 
-    return 0;
+    return rs_rank_select(ctx, cand, n, res->hits, &res->nhits);
 }
 
+
+static void
+rs_engine_mean(const rs_engine_t *e, const uint32_t *items, size_t n,
+    float weight, float *vec)
+{
+    size_t        i;
+    uint32_t      d;
+    const float  *v;
+
+    for (i = 0; i < n; i++) {
+        v = rs_store_vector(&e->store, items[i]);
+
+        for (d = 0; d < e->embedder.dim; d++) {
+            vec[d] += weight * v[d] / (float) n;
+        }
+    }
+}
+
+
+/*
+ * Rocchio: the query, plus the mean of the items wanted, minus half the
+ * mean of the items not wanted.
+ */
 
 static int
 rs_engine_query_vector(const rs_engine_t *e, const rs_request_t *req,
     float *vec)
 {
-    size_t        i;
-    uint32_t      d, dim;
-    const float  *v;
-
-    dim = e->embedder.dim;
-
     if (req->text_len == 0 || !rs_engine_embed(e, req->text, req->text_len,
                                                vec))
     {
-        memset(vec, 0, dim * sizeof(float));
+        memset(vec, 0, e->embedder.dim * sizeof(float));
     }
 
-    /* the items' mean direction, weighted like one more query */
-    for (i = 0; i < req->nitems; i++) {
-        v = rs_store_vector(&e->store, req->items[i]);
+    rs_engine_mean(e, req->items, req->nitems, 1.0f, vec);
 
-        for (d = 0; d < dim; d++) {
-            vec[d] += v[d] / (float) req->nitems;
-        }
+    if (req->text_len == 0 && req->nitems == 0) {
+        return 0;
     }
 
-    return rs_embed_normalize(vec, dim) > 0;
+    rs_engine_mean(e, req->negatives, req->nnegatives, -RS_ROCCHIO_NEGATIVE,
+                   vec);
+
+    return rs_embed_normalize(vec, e->embedder.dim) > 0;
 }
 
 
@@ -480,23 +425,54 @@ int
 rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res)
 {
-    int               n, i;
-    float            *vec, *sims;
-    int64_t          *ids;
-    uint32_t          c, limit, kept;
-    rs_hit_t         *hits;
-    const rs_item_t  *it;
+    int             n, i;
+    float          *vec, *sims;
+    int64_t        *ids;
+    uint32_t        c, limit, kept, *exclude;
+    rs_hit_t       *cand;
+    rs_rank_ctx_t   ctx;
 
     memset(res, 0, sizeof(rs_result_t));
 
+    res->profile = req->profile ? req->profile : &e->profile;
+    rs_filter_merge(&res->filter, &req->filter, &res->profile->filter);
+
+    /* the items asked about are never recommended to their own page */
+    exclude = req->alloc(req->alloc_data,
+                         (req->nitems + req->nexclude + 1)
+                         * sizeof(uint32_t));
     vec = req->alloc(req->alloc_data, e->embedder.dim * sizeof(float));
-    if (vec == NULL) {
+
+    if (exclude == NULL || vec == NULL) {
         return -1;
     }
 
+    memcpy(exclude, req->items, req->nitems * sizeof(uint32_t));
+    memcpy(exclude + req->nitems, req->exclude,
+           req->nexclude * sizeof(uint32_t));
+
+    memset(&ctx, 0, sizeof(rs_rank_ctx_t));
+    ctx.store = &e->store;
+    ctx.profile = res->profile;
+    ctx.vectors = e->store.vectors;
+    ctx.dim = e->store.dim;
+    ctx.k = req->k;
+    ctx.now = req->now;
+    ctx.rating_mean = e->rating_mean;
+    ctx.log_max_popularity = e->log_max_popularity;
+    ctx.filter = &res->filter;
+    ctx.exclude = exclude;
+    ctx.nexclude = req->nitems + req->nexclude;
+    ctx.overlay = req->overlay;
+    ctx.overlay_data = req->overlay_data;
+    ctx.alloc = req->alloc;
+    ctx.alloc_data = req->alloc_data;
+
     if (!rs_engine_query_vector(e, req, vec)) {
-        return rs_engine_cold_start(e, req, res);
+        return rs_engine_cold_start(e, req, &ctx, res);
     }
+
+    ctx.mmr = 1;
 
     c = req->candidates > req->k ? req->candidates : req->k;
     limit = c * RS_WIDEN_LIMIT;
@@ -520,9 +496,9 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     for ( ;; ) {
         sims = req->alloc(req->alloc_data, c * sizeof(float));
         ids = req->alloc(req->alloc_data, c * sizeof(int64_t));
-        hits = req->alloc(req->alloc_data, c * sizeof(rs_hit_t));
+        cand = req->alloc(req->alloc_data, c * sizeof(rs_hit_t));
 
-        if (sims == NULL || ids == NULL || hits == NULL) {
+        if (sims == NULL || ids == NULL || cand == NULL) {
             return -1;
         }
 
@@ -535,23 +511,12 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
 
         for (i = 0; i < n; i++) {
             if (ids[i] < 0 || (uint64_t) ids[i] >= e->store.count
-                || rs_engine_is_requested(req, (uint32_t) ids[i]))
+                || !rs_rank_admit(&ctx, (uint32_t) ids[i], &cand[kept]))
             {
                 continue;
             }
 
-            it = &e->store.items[ids[i]];
-
-            if (!rs_filter_match(&e->store, &req->filter, it)) {
-                continue;
-            }
-
-            hits[kept].item = (uint32_t) ids[i];
-            hits[kept].relevance = sims[i];
-            hits[kept].popularity = rs_engine_popularity(e, it);
-            hits[kept].score = sims[i]
-                               + req->popularity_weight
-                                 * hits[kept].popularity;
+            cand[kept].relevance = sims[i];
             kept++;
         }
 
@@ -564,10 +529,14 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
         c = c * RS_WIDEN_FACTOR > limit ? limit : c * RS_WIDEN_FACTOR;
     }
 
-    qsort(hits, kept, sizeof(rs_hit_t), rs_hit_cmp);
+    for (i = 0; i < (int) kept; i++) {
+        rs_rank_score(&ctx, &cand[i]);
+    }
 
-    res->hits = hits;
-    res->nhits = kept < req->k ? kept : req->k;
+    res->hits = req->alloc(req->alloc_data, req->k * sizeof(rs_hit_t));
+    if (res->hits == NULL) {
+        return -1;
+    }
 
-    return 0;
+    return rs_rank_select(&ctx, cand, kept, res->hits, &res->nhits);
 }

@@ -15,6 +15,7 @@
 
 #include "rs_embed.h"
 #include "rs_index.h"
+#include "rs_rank.h"
 #include "rs_store.h"
 #include "rs_util.h"
 
@@ -35,7 +36,7 @@
 #define RS_MAX_CANDIDATES        10000
 #define RS_WIDEN_FACTOR          4
 #define RS_WIDEN_LIMIT           32      /* times the configured candidates */
-#define RS_DEFAULT_POPULARITY_W  0.1f
+#define RS_ROCCHIO_NEGATIVE      0.5f
 
 
 typedef struct rs_engine_s  rs_engine_t;
@@ -52,45 +53,33 @@ typedef struct {
 
 
 typedef struct {
-    const char  *category;          /* a prefix of the category path */
-    size_t       category_len;
-    const char  *brand;
-    size_t       brand_len;
-    double       min_price;
-    double       max_price;
-    unsigned     has_min_price:1;
-    unsigned     has_max_price:1;
-    unsigned     in_stock:1;
-} rs_filter_t;
-
-
-typedef struct {
-    const char      *text;
-    size_t           text_len;
-    const uint32_t  *items;         /* "more like these" */
-    size_t           nitems;
-    uint32_t         k;
-    uint32_t         candidates;
-    float            popularity_weight;
-    rs_filter_t      filter;
-    rs_alloc_pt      alloc;
-    void            *alloc_data;
+    const char          *text;
+    size_t               text_len;
+    const uint32_t      *items;         /* "more like these" */
+    size_t               nitems;
+    const uint32_t      *negatives;     /* "less like these" */
+    size_t               nnegatives;
+    const uint32_t      *exclude;       /* never shown */
+    size_t               nexclude;
+    uint32_t             k;
+    uint32_t             candidates;
+    const rs_profile_t  *profile;       /* NULL: the built-in default */
+    rs_filter_t          filter;        /* the request's, over the profile's */
+    rs_overlay_pt        overlay;
+    void                *overlay_data;
+    double               now;           /* seconds since the epoch */
+    rs_alloc_pt          alloc;
+    void                *alloc_data;
 } rs_request_t;
 
 
 typedef struct {
-    uint32_t  item;
-    float     score;
-    float     relevance;
-    float     popularity;           /* the normalised signal, before weight */
-} rs_hit_t;
-
-
-typedef struct {
-    rs_hit_t  *hits;
-    uint32_t   nhits;
-    uint32_t   searched;            /* candidates the index was asked for */
-    unsigned   cold_start:1;
+    rs_hit_t            *hits;
+    uint32_t             nhits;
+    uint32_t             searched;      /* candidates the index was asked for */
+    const rs_profile_t  *profile;       /* the one that ranked */
+    rs_filter_t          filter;        /* as applied */
+    unsigned             cold_start:1;
 } rs_result_t;
 
 
@@ -102,10 +91,9 @@ const char *rs_engine_version(const rs_engine_t *e);
 const char *rs_engine_index_type(const rs_engine_t *e);
 int rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
     float *vec);
+const rs_profile_t *rs_engine_default_profile(const rs_engine_t *e);
 int rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res);
-int rs_filter_match(const rs_store_t *st, const rs_filter_t *f,
-    const rs_item_t *it);
 
 
 #endif /* RS_ENGINE_H */

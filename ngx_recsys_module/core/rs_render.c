@@ -20,6 +20,9 @@ static json_t *rs_render_item(const rs_engine_t *e, const rs_render_t *r,
     const rs_hit_t *hit);
 static json_t *rs_render_tags(const char *tags);
 static json_t *rs_render_string(const char *s);
+static json_t *rs_render_explain(const rs_engine_t *e, const rs_render_t *r,
+    const rs_hit_t *hit);
+static json_t *rs_render_match(const rs_match_t *m);
 static double rs_round(double v, double scale);
 
 
@@ -88,12 +91,13 @@ rs_render_item(const rs_engine_t *e, const rs_render_t *r,
                         rs_render_string(rs_store_str(st, it->brand)));
     json_object_set_new(o, "category",
                         rs_render_string(rs_store_str(st, it->category)));
-    json_object_set_new(o, "price", (it->flags & RS_HAS_PRICE)
-                                    ? json_real(it->price) : json_null());
+    json_object_set_new(o, "price", (hit->view.flags & RS_HAS_PRICE)
+                                    ? json_real(hit->view.price)
+                                    : json_null());
     json_object_set_new(o, "currency",
                         rs_render_string(rs_store_str(st, it->currency)));
-    json_object_set_new(o, "in_stock", (it->flags & RS_HAS_STOCK)
-                                       ? json_boolean(it->stock > 0)
+    json_object_set_new(o, "in_stock", (hit->view.flags & RS_HAS_STOCK)
+                                       ? json_boolean(hit->view.stock > 0)
                                        : json_null());
     json_object_set_new(o, "url",
                         rs_render_string(rs_store_str(st, it->url)));
@@ -119,19 +123,98 @@ rs_render_item(const rs_engine_t *e, const rs_render_t *r,
         }
     }
 
+    if (hit->flags & RS_HIT_SPONSORED) {
+        json_object_set_new(o, "sponsored", json_true());
+    }
+
     if (r->explain) {
-        json_object_set_new(o, "explain",
-            json_pack("{s:f, s:f, s:f, s:f}",
-                      "relevance", rs_round(hit->relevance, 1e4),
-                      "popularity", rs_round(hit->popularity, 1e4),
-                      "popularity_weight",
-                      rs_round(r->request->popularity_weight, 1e4),
-                      "popularity_contribution",
-                      rs_round(r->request->popularity_weight
-                               * hit->popularity, 1e4)));
+        json_object_set_new(o, "explain", rs_render_explain(e, r, hit));
     }
 
     return o;
+}
+
+
+static json_t *
+rs_render_match(const rs_match_t *m)
+{
+    static const char  *kinds[] = { "id", "brand", "category", "tag" };
+
+    return json_pack("{s:s, s:s%}", "match", kinds[m->kind], "value",
+                     m->value, m->len);
+}
+
+
+/* every signal with its weight and share, and every rule that fired */
+
+static json_t *
+rs_render_explain(const rs_engine_t *e, const rs_render_t *r,
+    const rs_hit_t *hit)
+{
+    int                  i;
+    json_t              *x, *sig, *rules, *rule;
+    uint32_t             b;
+    const rs_profile_t  *p;
+
+    (void) e;
+
+    p = r->result->profile;
+    x = json_object();
+    sig = json_object();
+    rules = json_array();
+
+    if (x == NULL || sig == NULL || rules == NULL) {
+        json_decref(x);
+        json_decref(sig);
+        json_decref(rules);
+        return NULL;
+    }
+
+    for (i = 0; i < RS_SIGNALS; i++) {
+        json_object_set_new(sig, rs_signal_name(i),
+            json_pack("{s:f, s:f, s:f}",
+                      "value", rs_round(hit->signals[i], 1e4),
+                      "weight", rs_round(p->weights[i], 1e4),
+                      "contribution",
+                      rs_round(p->weights[i] * hit->signals[i], 1e4)));
+    }
+
+    for (b = 0; b < p->nboosts; b++) {
+        if (hit->boosts_fired & (1u << b)) {
+            rule = rs_render_match(&p->boosts[b].match);
+            json_object_set_new(rule, "rule",
+                                json_string(p->boosts[b].factor >= 1
+                                            ? "boost" : "bury"));
+            json_object_set_new(rule, "factor",
+                                json_real(rs_round(p->boosts[b].factor,
+                                                   1e4)));
+            json_array_append_new(rules, rule);
+        }
+    }
+
+    if (hit->flags & RS_HIT_PINNED) {
+        json_array_append_new(rules, json_pack("{s:s}", "rule", "pin"));
+    }
+
+    if (hit->flags & RS_HIT_SPONSORED) {
+        rule = rs_render_match(&p->promos[hit->promo].match);
+        json_object_set_new(rule, "rule", json_string("promote"));
+        json_array_append_new(rules, rule);
+    }
+
+    if (hit->mmr_penalty > 0) {
+        json_array_append_new(rules,
+            json_pack("{s:s, s:f}", "rule", "diversity", "penalty",
+                      rs_round(hit->mmr_penalty, 1e4)));
+    }
+
+    json_object_set_new(x, "relevance",
+                        json_real(rs_round(hit->relevance, 1e4)));
+    json_object_set_new(x, "signals", sig);
+    json_object_set_new(x, "factor", json_real(rs_round(hit->factor, 1e4)));
+    json_object_set_new(x, "rules", rules);
+
+    return x;
 }
 
 
@@ -167,6 +250,9 @@ rs_render_json(const rs_engine_t *e, const rs_render_t *r, rs_write_pt write,
     }
 
     json_object_set_new(root, "count", json_integer(r->result->nhits));
+    json_object_set_new(root, "profile",
+                        json_stringn(r->result->profile->name,
+                                     r->result->profile->name_len));
     json_object_set_new(root, "strategy",
                         json_string(r->result->cold_start ? "popular"
                                                           : "search"));

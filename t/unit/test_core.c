@@ -444,7 +444,7 @@ request(rs_request_t *req, rs_arena_t *arena, const char *text)
     req->text_len = strlen(text);
     req->k = 3;
     req->candidates = 200;
-    req->popularity_weight = RS_DEFAULT_POPULARITY_W;
+    req->now = 1.7e9;
     req->alloc = rs_arena_alloc;
     req->alloc_data = arena;
 }
@@ -598,6 +598,10 @@ START_TEST(test_render_json)
     ck_assert_msg(strstr(out, "\"price\":35.0") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "\"count\":1") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "\"relevance\":") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\"popularity\":{\"value\":") != NULL, "%s",
+                  out);
+    ck_assert_msg(strstr(out, "\"profile\":\"default\"") != NULL, "%s",
+                  out);
 
     out[0] = '\0';
     ck_assert_int_eq(rs_render_error("invalid_k", "k \"x\"", collect, out),
