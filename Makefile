@@ -78,7 +78,8 @@ $(CLI): tools/recsys-index.c $(BUILD)/librs_core.a $(BUILD)/librs_faiss_c.a
 # --- the nginx module, configured in a copy of the nginx tree
 
 # configure lists the core files, so a new one means configuring again
-$(NGX_TREE)/objs/Makefile: config $(BUILD)/librs_faiss_c.a $(CORE_SRCS)
+$(NGX_TREE)/objs/Makefile: config $(BUILD)/librs_faiss_c.a $(CORE_SRCS) \
+        $(wildcard ngx_recsys_module/*.c)
 	rm -rf $(NGX_TREE)
 	mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(NGX_TREE)
@@ -94,7 +95,7 @@ $(NGX_TREE)/objs/Makefile: config $(BUILD)/librs_faiss_c.a $(CORE_SRCS)
 $(MODULE): $(NGX_TREE)/objs/Makefile $(MOD_SRCS) $(CORE_SRCS) $(CORE_HDRS)
 	$(MAKE) -C $(NGX_TREE) -f objs/Makefile modules
 	@if nm -D --undefined-only $(NGX_TREE)/objs/ngx_http_recsys_module.so \
-	    | grep -E ' (rs|faiss)_'; then \
+	    | grep -E ' (rs|faiss|ngx_http_recsys)_'; then \
 	    echo "undefined core symbols: add their file to config"; exit 1; fi
 	cp $(NGX_TREE)/objs/ngx_http_recsys_module.so $@
 

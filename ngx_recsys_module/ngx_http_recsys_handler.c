@@ -28,6 +28,12 @@ static ngx_int_t ngx_http_recsys_flag_arg(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_price_arg(ngx_http_request_t *r,
     const char *name, double *price, ngx_flag_t *set,
     ngx_http_recsys_error_t *err);
+static ngx_int_t ngx_http_recsys_ids_arg(ngx_http_request_t *r,
+    const char *name, ngx_http_complex_value_t *cv, const rs_store_t *st,
+    ngx_flag_t strict, const uint32_t **ids, size_t *n,
+    ngx_http_recsys_error_t *err);
+static ngx_int_t ngx_http_recsys_set_ctx(ngx_http_request_t *r,
+    const rs_engine_t *engine, const rs_result_t *result);
 static void ngx_http_recsys_trim(ngx_str_t *s);
 
 
@@ -68,6 +74,12 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     req.now = (double) ngx_time();
     req.alloc = ngx_http_recsys_palloc;
     req.alloc_data = r->pool;
+    req.profile = ngx_http_recsys_find_profile(r, rlcf);
+    req.overlay_data = ngx_http_recsys_overlay_data(r, rlcf->index);
+
+    if (req.overlay_data != NULL) {
+        req.overlay = ngx_http_recsys_overlay_view;
+    }
 
     rc = ngx_http_recsys_parse_args(r, rlcf, &req, &query, &explain, &err);
 
@@ -86,6 +98,10 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "recsys: search failed (out of memory or index "
                       "error)");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_recsys_set_ctx(r, engine, &result) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -109,7 +125,6 @@ ngx_http_recsys_parse_args(ngx_http_request_t *r,
     ngx_int_t        rc, k;
     ngx_str_t        value, user;
     ngx_flag_t       flag, set;
-    uint32_t        *item;
     rs_filter_t     *f;
     const rs_store_t *st;
 
@@ -131,29 +146,23 @@ ngx_http_recsys_parse_args(ngx_http_request_t *r,
         return rc;
     }
 
-    rc = ngx_http_recsys_text_arg(r, "item", rlcf->item,
-                                  NGX_HTTP_RECSYS_MAX_ARG, &value, err);
+    rc = ngx_http_recsys_ids_arg(r, "item", rlcf->item, st, 1, &req->items,
+                                 &req->nitems, err);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (value.len) {
-        item = ngx_palloc(r->pool, sizeof(uint32_t));
-        if (item == NULL) {
-            return NGX_ERROR;
-        }
+    rc = ngx_http_recsys_ids_arg(r, "not", NULL, st, 1, &req->negatives,
+                                 &req->nnegatives, err);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
-        if (rs_store_find(st, (const char *) value.data, value.len, item)
-            != 0)
-        {
-            err->code = "unknown_item";
-            ngx_snprintf(err->message, sizeof(err->message) - 1,
-                         "no item with id \"%V\" in the catalog%Z", &value);
-            return NGX_DECLINED;
-        }
-
-        req->items = item;
-        req->nitems = 1;
+    /* stale ids in an exclusion list are common and harmless */
+    rc = ngx_http_recsys_ids_arg(r, "exclude", NULL, st, 0, &req->exclude,
+                                 &req->nexclude, err);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rc = ngx_http_recsys_arg(r, "k", NULL, &value);
@@ -191,6 +200,29 @@ ngx_http_recsys_parse_args(ngx_http_request_t *r,
 
     f->brand = (const char *) value.data;
     f->brand_len = value.len;
+
+    rc = ngx_http_recsys_text_arg(r, "tag", NULL, NGX_HTTP_RECSYS_MAX_ARG,
+                                  &value, err);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    f->tag = (const char *) value.data;
+    f->tag_len = value.len;
+
+    rc = ngx_http_recsys_price_arg(r, "min_rating", &f->min_rating, &set,
+                                   err);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (set && f->min_rating > 5) {
+        err->code = "invalid_argument";
+        ngx_sprintf(err->message, "min_rating must be from 0 to 5%Z");
+        return NGX_DECLINED;
+    }
+
+    f->has_min_rating = set ? 1 : 0;
 
     rc = ngx_http_recsys_price_arg(r, "min_price", &f->min_price, &set, err);
     if (rc != NGX_OK) {
@@ -300,6 +332,138 @@ ngx_http_recsys_text_arg(ngx_http_request_t *r, const char *name,
     }
 
     ngx_http_recsys_trim(value);
+
+    return NGX_OK;
+}
+
+
+/* comma-separated item ids; with strict, an unknown one is the client's error */
+
+static ngx_int_t
+ngx_http_recsys_ids_arg(ngx_http_request_t *r, const char *name,
+    ngx_http_complex_value_t *cv, const rs_store_t *st, ngx_flag_t strict,
+    const uint32_t **ids, size_t *n, ngx_http_recsys_error_t *err)
+{
+    u_char     *p, *end, *comma;
+    size_t      count;
+    uint32_t   *out;
+    ngx_int_t   rc;
+    ngx_str_t   value, id;
+
+    *ids = NULL;
+    *n = 0;
+
+    rc = ngx_http_recsys_text_arg(r, name, cv, NGX_HTTP_RECSYS_MAX_IDS_LEN,
+                                  &value, err);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (value.len == 0) {
+        return NGX_OK;
+    }
+
+    count = 1;
+    end = value.data + value.len;
+
+    for (p = value.data; p < end; p++) {
+        count += (*p == ',');
+    }
+
+    if (count > NGX_HTTP_RECSYS_MAX_IDS) {
+        err->code = "too_many_items";
+        ngx_snprintf(err->message, sizeof(err->message) - 1,
+                     "\"%s\" holds more than %d ids%Z", name,
+                     NGX_HTTP_RECSYS_MAX_IDS);
+        return NGX_DECLINED;
+    }
+
+    out = ngx_palloc(r->pool, count * sizeof(uint32_t));
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (p = value.data; p < end; p = comma + 1) {
+        comma = ngx_strlchr(p, end, ',');
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        id.data = p;
+        id.len = comma - p;
+        ngx_http_recsys_trim(&id);
+
+        if (id.len == 0) {
+            continue;
+        }
+
+        if (rs_store_find(st, (const char *) id.data, id.len, &out[*n]) == 0)
+        {
+            (*n)++;
+            continue;
+        }
+
+        if (strict) {
+            err->code = "unknown_item";
+            ngx_snprintf(err->message, sizeof(err->message) - 1,
+                         "no item with id \"%V\" in the catalog%Z", &id);
+            return NGX_DECLINED;
+        }
+    }
+
+    *ids = out;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_set_ctx(ngx_http_request_t *r, const rs_engine_t *engine,
+    const rs_result_t *result)
+{
+    u_char                 *p;
+    size_t                  len;
+    uint32_t                i;
+    const char             *id;
+    const rs_store_t       *st;
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    st = rs_engine_store(engine);
+    ctx->profile.data = (u_char *) result->profile->name;
+    ctx->profile.len = result->profile->name_len;
+
+    len = 0;
+
+    for (i = 0; i < result->nhits; i++) {
+        len += ngx_strlen(rs_store_str(st, st->items[result->hits[i].item].id))
+               + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->items.data = p;
+
+    for (i = 0; i < result->nhits; i++) {
+        id = rs_store_str(st, st->items[result->hits[i].item].id);
+
+        if (i > 0) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, id, ngx_strlen(id));
+    }
+
+    ctx->items.len = p - ctx->items.data;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_recsys_module);
 
     return NGX_OK;
 }

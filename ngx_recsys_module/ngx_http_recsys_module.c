@@ -18,6 +18,7 @@ static char *ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_recsys_set_bounded_num(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_recsys_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_recsys_init_process(ngx_cycle_t *cycle);
 
 
@@ -82,6 +83,34 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       offsetof(ngx_http_recsys_loc_conf_t, candidates),
       &ngx_http_recsys_candidates_bounds },
 
+    { ngx_string("recsys_profile"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_recsys_profile_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_use_profile"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_use_profile,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_overlay_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_overlay_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_catalog_patch"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_recsys_catalog_patch,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("recsys_max_query_length"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -94,7 +123,7 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_recsys_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_recsys_preconfiguration,      /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_http_recsys_create_main_conf,      /* create main configuration */
@@ -136,7 +165,10 @@ ngx_http_recsys_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&rmcf->indexes, cf->pool, 2,
                        sizeof(ngx_http_recsys_index_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&rmcf->profiles, cf->pool, 4,
+                          sizeof(ngx_http_recsys_profile_t *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -161,7 +193,10 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
      *     rlcf->query = NULL;
      *     rlcf->item = NULL;
      *     rlcf->user = NULL;
+     *     rlcf->use_profile = NULL;
+     *     rlcf->static_profile = NULL;
      *     rlcf->enable = 0;
+     *     rlcf->catalog_patch = 0;
      */
 
     rlcf->index = NGX_CONF_UNSET_PTR;
@@ -198,10 +233,21 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->user = prev->user;
     }
 
-    if (conf->enable && conf->index == NULL) {
+    if (conf->use_profile == NULL) {
+        conf->use_profile = prev->use_profile;
+        conf->use_profile_file = prev->use_profile_file;
+        conf->use_profile_line = prev->use_profile_line;
+    }
+
+    if ((conf->enable || conf->catalog_patch) && conf->index == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"recsys\" needs a \"recsys_index\" in this "
-                           "location or above it");
+                           "\"%s\" needs a \"recsys_index\" in this "
+                           "location or above it",
+                           conf->enable ? "recsys" : "recsys_catalog_patch");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -226,6 +272,13 @@ ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_recsys_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_recsys_add_variables(cf);
 }
 
 

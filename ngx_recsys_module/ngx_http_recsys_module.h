@@ -16,7 +16,9 @@
 #include "rs_render.h"
 
 
-#define NGX_HTTP_RECSYS_MAX_ARG  256
+#define NGX_HTTP_RECSYS_MAX_ARG      256
+#define NGX_HTTP_RECSYS_MAX_IDS      100
+#define NGX_HTTP_RECSYS_MAX_IDS_LEN  (NGX_HTTP_RECSYS_MAX_IDS * 64)
 
 
 /* one loaded index directory, shared by every location that names it */
@@ -26,13 +28,30 @@ typedef struct {
 } ngx_http_recsys_index_t;
 
 
+/* a "recsys_profile" block: the rules live in arrays the profile points to */
+typedef struct {
+    rs_profile_t                 profile;
+    ngx_str_t                    name;
+    ngx_array_t                  boosts;    /* rs_boost_t */
+    ngx_array_t                  blocks;    /* rs_match_t */
+    ngx_array_t                  pins;      /* rs_pin_t */
+    ngx_array_t                  promos;    /* rs_promo_t */
+} ngx_http_recsys_profile_t;
+
+
 typedef struct {
     ngx_array_t                  indexes;   /* ngx_http_recsys_index_t * */
+    ngx_array_t                  profiles;  /* ngx_http_recsys_profile_t * */
+    ngx_shm_zone_t              *overlay_zone;
 } ngx_http_recsys_main_conf_t;
 
 
 typedef struct {
     ngx_http_recsys_index_t     *index;
+    ngx_http_complex_value_t    *use_profile;
+    ngx_http_recsys_profile_t   *static_profile;
+    ngx_str_t                    use_profile_file;
+    ngx_uint_t                   use_profile_line;
     ngx_http_complex_value_t    *query;
     ngx_http_complex_value_t    *item;
     ngx_http_complex_value_t    *user;
@@ -40,7 +59,15 @@ typedef struct {
     ngx_uint_t                   candidates;
     size_t                       max_query_length;
     ngx_flag_t                   enable;
+    ngx_flag_t                   catalog_patch;
 } ngx_http_recsys_loc_conf_t;
+
+
+/* what a request decided, for the variables and the log */
+typedef struct {
+    ngx_str_t                    profile;
+    ngx_str_t                    items;     /* comma-separated ids */
+} ngx_http_recsys_ctx_t;
 
 
 /* a client's mistake, answered with a 400 and a JSON reason */
@@ -55,6 +82,24 @@ extern ngx_module_t  ngx_http_recsys_module;
 
 char *ngx_http_recsys_index_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_recsys_profile_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_use_profile(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_merge_profile(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf);
+const rs_profile_t *ngx_http_recsys_find_profile(ngx_http_request_t *r,
+    ngx_http_recsys_loc_conf_t *rlcf);
+ngx_int_t ngx_http_recsys_add_variables(ngx_conf_t *cf);
+
+char *ngx_http_recsys_overlay_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_catalog_patch(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* the live overlay for this index, NULL without a zone or a match */
+void *ngx_http_recsys_overlay_data(ngx_http_request_t *r,
+    ngx_http_recsys_index_t *index);
+int ngx_http_recsys_overlay_view(void *data, uint32_t item, rs_view_t *view);
 ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_recsys_parse_args(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, rs_request_t *req,

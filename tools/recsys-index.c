@@ -65,6 +65,8 @@ static int rs_cli_number(const char *opt, const char *s, double min,
     double max, double *out);
 static int rs_cli_filter_option(int c, const char *arg, rs_filter_t *f);
 static int rs_cli_cmp_double(const void *a, const void *b);
+static void rs_cli_bench_profile(rs_profile_t *p, const rs_store_t *st);
+static void rs_cli_bench_line(const char *name, double *v, size_t n);
 
 
 static const struct option  rs_cli_filter_options[] = {
@@ -620,24 +622,99 @@ rs_cli_cmp_double(const void *a, const void *b)
 }
 
 
+/* a profile with every rule kind, so the benchmark pays for all of them */
+
+static void
+rs_cli_bench_profile(rs_profile_t *p, const rs_store_t *st)
+{
+    static rs_boost_t  boosts[2];
+    static rs_match_t  blocks[1];
+    static rs_pin_t    pins[1];
+    static rs_promo_t  promos[1];
+    const char        *brand, *cat, *id;
+
+    rs_profile_init(p);
+    p->name = "merchandised";
+    p->name_len = sizeof("merchandised") - 1;
+    p->weights[RS_SIG_RATING] = 0.1f;
+    p->weights[RS_SIG_MARGIN] = 0.1f;
+    p->weights[RS_SIG_FRESHNESS] = 0.05f;
+    p->max_per_brand = 2;
+    p->max_per_category = 3;
+
+    brand = rs_store_str(st, st->items[st->popular[0]].brand);
+    cat = rs_store_str(st, st->items[st->popular[1]].category);
+    id = rs_store_str(st, st->items[st->popular[2]].id);
+
+    boosts[0].match.kind = RS_MATCH_BRAND;
+    boosts[0].match.value = brand ? brand : "none";
+    boosts[0].match.len = strlen(boosts[0].match.value);
+    boosts[0].factor = 1.2f;
+    boosts[1].match.kind = RS_MATCH_TAG;
+    boosts[1].match.value = "clearance";
+    boosts[1].match.len = sizeof("clearance") - 1;
+    boosts[1].factor = 0.5f;
+    blocks[0].kind = RS_MATCH_TAG;
+    blocks[0].value = "recalled";
+    blocks[0].len = sizeof("recalled") - 1;
+    pins[0].id = id;
+    pins[0].len = strlen(id);
+    pins[0].position = 3;
+    promos[0].match.kind = RS_MATCH_CATEGORY;
+    promos[0].match.value = cat ? cat : "none";
+    promos[0].match.len = strlen(promos[0].match.value);
+    promos[0].slots = 1;
+    promos[0].per = 8;
+
+    p->boosts = boosts;
+    p->nboosts = 2;
+    p->blocks = blocks;
+    p->nblocks = 1;
+    p->pins = pins;
+    p->npins = 1;
+    p->promos = promos;
+    p->npromos = 1;
+}
+
+
+static void
+rs_cli_bench_line(const char *name, double *v, size_t n)
+{
+    size_t  i;
+    double  sum;
+
+    sum = 0;
+
+    for (i = 0; i < n; i++) {
+        sum += v[i];
+    }
+
+    qsort(v, n, sizeof(double), rs_cli_cmp_double);
+
+    printf("  %-22s mean %8.1f us  p50 %8.1f us  p99 %8.1f us\n", name,
+           sum / n, v[n / 2], v[(size_t) (n * 0.99)]);
+}
+
+
 /*
  * The in-process ceiling: embed, retrieve, rank and render in a loop on
- * one thread, as one worker does, without HTTP around it.
+ * one thread, as one worker does, without HTTP around it; once with the
+ * default profile and once with one that fires every kind of rule.
  */
 
 static int
 rs_cli_bench(int argc, char **argv)
 {
-    int            c;
+    int            c, pass;
     char           err[1024];
-    float         *vec;
-    double         v, t0, t1, *lat, *emb, total, etotal;
+    double         v, t0, total, *lat, *emb, *ret, *rank;
     size_t         i, n, nq, bytes;
     const char    *q;
     rs_arena_t     arena;
     rs_engine_t   *e;
     rs_render_t    r;
     rs_result_t    res;
+    rs_profile_t   merchandised;
     rs_request_t   req;
 
     memset(&req, 0, sizeof(req));
@@ -689,87 +766,86 @@ rs_cli_bench(int argc, char **argv)
     }
 
     rs_index_single_thread();
+    rs_cli_bench_profile(&merchandised, rs_engine_store(e));
 
     for (nq = 0; rs_cli_bench_queries[nq]; nq++) { /* void */ }
 
     lat = malloc(n * sizeof(double));
     emb = malloc(n * sizeof(double));
-    vec = malloc(rs_engine_store(e)->dim * sizeof(float));
+    ret = malloc(n * sizeof(double));
+    rank = malloc(n * sizeof(double));
 
-    if (lat == NULL || emb == NULL || vec == NULL) {
+    if (lat == NULL || emb == NULL || ret == NULL || rank == NULL) {
         fprintf(stderr, "recsys-index bench: out of memory\n");
         free(lat);
         free(emb);
-        free(vec);
+        free(ret);
+        free(rank);
         rs_engine_close(e);
         return 1;
     }
 
+    printf("index %s: %u items, dim %u, %s\n", argv[optind],
+           rs_engine_store(e)->count, rs_engine_store(e)->dim,
+           rs_engine_index_type(e));
+    printf("%zu requests over %zu queries, k %u, candidates %u, "
+           "one thread\n", n, nq, req.k, req.candidates);
+
     memset(&arena, 0, sizeof(arena));
     req.alloc = rs_arena_alloc;
     req.alloc_data = &arena;
-    bytes = 0;
-    total = 0;
-    etotal = 0;
 
-    for (i = 0; i < n; i++) {
-        q = rs_cli_bench_queries[i % nq];
+    for (pass = 0; pass < 2; pass++) {
+        req.profile = pass ? &merchandised : NULL;
+        bytes = 0;
+        total = 0;
 
-        t0 = rs_cli_now();
-        rs_engine_embed(e, q, strlen(q), vec);
-        t1 = rs_cli_now();
-        emb[i] = (t1 - t0) * 1e6;
-        etotal += emb[i];
+        for (i = 0; i < n; i++) {
+            q = rs_cli_bench_queries[i % nq];
+            req.text = q;
+            req.text_len = strlen(q);
 
-        req.text = q;
-        req.text_len = strlen(q);
+            t0 = rs_cli_now();
 
-        t0 = rs_cli_now();
+            if (rs_engine_recommend(e, &req, &res) != 0) {
+                fprintf(stderr, "recsys-index bench: search failed\n");
+                break;
+            }
 
-        if (rs_engine_recommend(e, &req, &res) != 0) {
-            fprintf(stderr, "recsys-index bench: search failed\n");
+            memset(&r, 0, sizeof(r));
+            r.query = q;
+            r.query_len = req.text_len;
+            r.result = &res;
+            r.request = &req;
+            rs_render_json(e, &r, rs_cli_count, &bytes);
+
+            lat[i] = (rs_cli_now() - t0) * 1e6;
+            emb[i] = res.us_embed;
+            ret[i] = res.us_retrieve;
+            rank[i] = res.us_rank;
+            total += lat[i];
+
+            rs_arena_reset(&arena);
+        }
+
+        if (i < n) {
             break;
         }
 
-        memset(&r, 0, sizeof(r));
-        r.query = q;
-        r.query_len = req.text_len;
-        r.result = &res;
-        r.request = &req;
-        rs_render_json(e, &r, rs_cli_count, &bytes);
-
-        lat[i] = (rs_cli_now() - t0) * 1e6;
-        total += lat[i];
-
-        rs_arena_reset(&arena);
-    }
-
-    n = i;
-
-    if (n > 0) {
-        qsort(lat, n, sizeof(double), rs_cli_cmp_double);
-        qsort(emb, n, sizeof(double), rs_cli_cmp_double);
-
-        printf("index %s: %u items, dim %u, %s\n", argv[optind],
-               rs_engine_store(e)->count, rs_engine_store(e)->dim,
-               rs_engine_index_type(e));
-        printf("requests: %zu over %zu queries, k %u, candidates %u, "
-               "1 thread\n", n, nq, req.k, req.candidates);
-        printf("embed alone:         mean %8.1f us  p50 %8.1f us  "
-               "p99 %8.1f us\n", etotal / n, emb[n / 2],
-               emb[(size_t) (n * 0.99)]);
-        printf("whole request:       mean %8.1f us  p50 %8.1f us  "
-               "p99 %8.1f us\n", total / n, lat[n / 2],
-               lat[(size_t) (n * 0.99)]);
-        printf("throughput:          %.0f requests/s on one core "
-               "(%zu bytes/answer)\n", n / (total / 1e6),
-               bytes / n);
+        printf("profile %s:\n", res.profile->name);
+        rs_cli_bench_line("embed", emb, n);
+        rs_cli_bench_line("retrieve (faiss)", ret, n);
+        rs_cli_bench_line("rank (rules, MMR)", rank, n);
+        rs_cli_bench_line("whole request+render", lat, n);
+        printf("  %-22s %.0f requests/s on one core, %zu bytes/answer\n",
+               "throughput", n / (total / 1e6), bytes / n);
     }
 
     free(lat);
     free(emb);
-    free(vec);
+    free(ret);
+    free(rank);
     rs_engine_close(e);
 
-    return n > 0 ? 0 : 1;
+    return pass == 2 ? 0 : 1;
 }

@@ -16,7 +16,7 @@
 
 
 #define RS_EMBED_NAME            "hashed-tfidf"
-#define RS_EMBED_VERSION         1
+#define RS_EMBED_VERSION         2
 #define RS_EMBED_DEFAULT_DIM     256
 #define RS_EMBED_MAX_DIM         4096
 #define RS_EMBED_IDF_BITS        18

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -42,6 +43,7 @@ static int rs_engine_query_vector(const rs_engine_t *e,
     const rs_request_t *req, float *vec);
 static void rs_engine_mean(const rs_engine_t *e, const uint32_t *items,
     size_t n, float weight, float *vec);
+static double rs_engine_us(void);
 
 
 static int
@@ -122,8 +124,11 @@ rs_engine_manifest(rs_engine_t *e, const char *dir, char *err, size_t errlen)
            != RS_EMBED_VERSION)
     {
         rs_errf(err, errlen, "\"%s\": the index was built with embedder "
-                "\"%s\", which this module cannot reproduce for queries",
-                path, s ? s : "(none)");
+                "\"%s\" version %" JSON_INTEGER_FORMAT ", which this module "
+                "cannot reproduce for queries (it embeds with \"%s\" "
+                "version %d); rebuild the index", path, s ? s : "(none)",
+                json_integer_value(json_object_get(emb, "version")),
+                RS_EMBED_NAME, RS_EMBED_VERSION);
         goto failed;
     }
 
@@ -334,6 +339,17 @@ rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
 }
 
 
+static double
+rs_engine_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+
 const rs_profile_t *
 rs_engine_default_profile(const rs_engine_t *e)
 {
@@ -347,6 +363,8 @@ static int
 rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     rs_rank_ctx_t *ctx, rs_result_t *res)
 {
+    int        rc;
+    double     t;
     uint32_t   i, n, want;
     rs_hit_t  *cand;
 
@@ -361,6 +379,7 @@ rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
 
     res->filter.in_stock = 1;
     n = 0;
+    t = rs_engine_us();
 
     for (i = 0; i < e->store.count && n < want; i++) {
         if (rs_rank_admit(ctx, e->store.popular[i], &cand[n])) {
@@ -370,8 +389,10 @@ rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     }
 
     res->cold_start = 1;
+    rc = rs_rank_select(ctx, cand, n, res->hits, &res->nhits);
+    res->us_rank = rs_engine_us() - t;
 
-    return rs_rank_select(ctx, cand, n, res->hits, &res->nhits);
+    return rc;
 }
 
 
@@ -425,14 +446,16 @@ int
 rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res)
 {
-    int             n, i;
+    int             n, i, rc, embedded;
     float          *vec, *sims;
+    double          t, t0;
     int64_t        *ids;
     uint32_t        c, limit, kept, *exclude;
     rs_hit_t       *cand;
     rs_rank_ctx_t   ctx;
 
     memset(res, 0, sizeof(rs_result_t));
+    t0 = rs_engine_us();
 
     res->profile = req->profile ? req->profile : &e->profile;
     rs_filter_merge(&res->filter, &req->filter, &res->profile->filter);
@@ -468,7 +491,12 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     ctx.alloc = req->alloc;
     ctx.alloc_data = req->alloc_data;
 
-    if (!rs_engine_query_vector(e, req, vec)) {
+    t = rs_engine_us();
+    embedded = rs_engine_query_vector(e, req, vec);
+    res->us_embed = rs_engine_us() - t;
+    t0 = t;
+
+    if (!embedded) {
         return rs_engine_cold_start(e, req, &ctx, res);
     }
 
@@ -529,6 +557,9 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
         c = c * RS_WIDEN_FACTOR > limit ? limit : c * RS_WIDEN_FACTOR;
     }
 
+    t = rs_engine_us();
+    res->us_retrieve = t - res->us_embed - t0;
+
     for (i = 0; i < (int) kept; i++) {
         rs_rank_score(&ctx, &cand[i]);
     }
@@ -538,5 +569,8 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
         return -1;
     }
 
-    return rs_rank_select(&ctx, cand, kept, res->hits, &res->nhits);
+    rc = rs_rank_select(&ctx, cand, kept, res->hits, &res->nhits);
+    res->us_rank = rs_engine_us() - t;
+
+    return rc;
 }

@@ -79,6 +79,9 @@ typedef struct {
     uint32_t             searched;      /* candidates the index was asked for */
     const rs_profile_t  *profile;       /* the one that ranked */
     rs_filter_t          filter;        /* as applied */
+    double               us_embed;      /* stage timings, microseconds */
+    double               us_retrieve;
+    double               us_rank;
     unsigned             cold_start:1;
 } rs_result_t;
 

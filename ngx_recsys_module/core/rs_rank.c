@@ -8,19 +8,28 @@
 #include <string.h>
 #include <strings.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "rs_catalog.h"
 #include "rs_rank.h"
 
 
 /* MMR looks this many times k deep: lower-scored items never win a slot */
-#define RS_MMR_POOL  8
+#define RS_MMR_POOL  4
 
 
 typedef struct {
     const char  *value;
-    size_t       len;
     uint32_t     count;
 } rs_cap_t;
+
+
+typedef struct {
+    float       score;
+    uint32_t    index;
+} rs_order_t;
 
 
 static int rs_rank_cmp(const void *a, const void *b);
@@ -136,19 +145,18 @@ rs_match_category(const char *path, const char *prefix, size_t len)
 static int
 rs_match_tag(const char *tags, const char *tag, size_t len)
 {
-    const char  *p, *end;
+    const char  *p;
 
     if (tags == NULL) {
         return 0;
     }
 
-    for (p = tags; *p; p = *end ? end + 1 : end) {
-        end = strchr(p, RS_TAG_SEP);
-        if (end == NULL) {
-            end = p + strlen(p);
-        }
-
-        if ((size_t) (end - p) == len && strncasecmp(p, tag, len) == 0) {
+    /* one pass over the joined tags, no strlen or strchr per tag */
+    for (p = tags; *p; p++) {
+        if ((p == tags || p[-1] == RS_TAG_SEP)
+            && strncasecmp(p, tag, len) == 0
+            && (p[len] == RS_TAG_SEP || p[len] == '\0'))
+        {
             return 1;
         }
     }
@@ -166,12 +174,12 @@ rs_match(const rs_store_t *st, const rs_match_t *m, const rs_item_t *it)
 
     case RS_MATCH_ID:
         s = rs_store_str(st, it->id);
-        return strlen(s) == m->len && memcmp(s, m->value, m->len) == 0;
+        return strncmp(s, m->value, m->len) == 0 && s[m->len] == '\0';
 
     case RS_MATCH_BRAND:
         s = rs_store_str(st, it->brand);
-        return s != NULL && strlen(s) == m->len
-               && strncasecmp(s, m->value, m->len) == 0;
+        return s != NULL && strncasecmp(s, m->value, m->len) == 0
+               && s[m->len] == '\0';
 
     case RS_MATCH_CATEGORY:
         return rs_match_category(rs_store_str(st, it->category), m->value,
@@ -351,7 +359,7 @@ rs_rank_score(const rs_rank_ctx_t *ctx, rs_hit_t *hit)
 static int
 rs_rank_cmp(const void *a, const void *b)
 {
-    const rs_hit_t  *x, *y;
+    const rs_order_t  *x, *y;
 
     x = a;
     y = b;
@@ -360,32 +368,44 @@ rs_rank_cmp(const void *a, const void *b)
         return x->score > y->score ? -1 : 1;
     }
 
-    return x->item < y->item ? -1 : 1;
+    return x->index < y->index ? -1 : 1;
 }
 
 
-/* four partial sums: faster even where the compiler does not vectorise */
+/*
+ * Four lanes: SSE2 is in every x86-64, and nginx builds with -O, which
+ * does not vectorise a float reduction by itself.
+ */
 
 static float
 rs_dot(const float *a, const float *b, uint32_t dim)
 {
-    float     s0, s1, s2, s3;
+    float     s;
     uint32_t  i;
 
-    s0 = s1 = s2 = s3 = 0;
+#if defined(__SSE2__)
+    float     lanes[4];
+    __m128    acc;
+
+    acc = _mm_setzero_ps();
 
     for (i = 0; i + 4 <= dim; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(a + i),
+                                         _mm_loadu_ps(b + i)));
     }
+
+    _mm_storeu_ps(lanes, acc);
+    s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#else
+    s = 0;
+    i = 0;
+#endif
 
     for ( /* void */ ; i < dim; i++) {
-        s0 += a[i] * b[i];
+        s += a[i] * b[i];
     }
 
-    return (s0 + s1) + (s2 + s3);
+    return s;
 }
 
 
@@ -449,20 +469,25 @@ rs_rank_taken(const rs_hit_t *out, const uint8_t *used, uint32_t k,
 /*
  * Fills up to k slots: pins first at their positions, then promotions in
  * their share of slots, then the rest by maximal marginal relevance, all
- * within the brand and category caps.  cand holds the admitted, scored
- * candidates and is sorted here.
+ * within the brand and category caps.
+ *
+ * MMR is lazy: a candidate's redundancy (its highest similarity to what
+ * is placed, never below 0) only grows, so (1 - diversity) x score bounds
+ * what it can still reach; candidates are visited in score order and the
+ * visit stops at the first that cannot beat the best so far.  Each
+ * candidate catches up only with the items placed since it was last seen.
  */
 
 int
 rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
     rs_hit_t *out, uint32_t *nout)
 {
-    float               *maxsim, best, v;
-    uint8_t             *used, *taken;
+    float               *maxsim, best, v, lambda;
+    uint8_t             *used, *taken, *seen;
     uint32_t             i, j, k, slot, pool, nb, nc, want, pos, found;
-    uint32_t             item, placed, bi;
+    uint32_t             item, placed, bi, nsel, *sel;
     rs_cap_t            *brands, *cats;
-    const char          *brand, *cat;
+    rs_order_t          *order;
     const rs_item_t     *it;
     const rs_profile_t  *p;
     const rs_store_t    *st;
@@ -471,22 +496,36 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
     p = ctx->profile;
     st = ctx->store;
     k = ctx->k;
+    lambda = ctx->mmr ? p->diversity : 0;
 
-    qsort(cand, n, sizeof(rs_hit_t), rs_rank_cmp);
-
-    used = ctx->alloc(ctx->alloc_data, k + n + 1);
+    used = ctx->alloc(ctx->alloc_data, k + 2 * n + 1);
     brands = ctx->alloc(ctx->alloc_data, (k + 1) * sizeof(rs_cap_t));
     cats = ctx->alloc(ctx->alloc_data, (k + 1) * sizeof(rs_cap_t));
     maxsim = ctx->alloc(ctx->alloc_data, (n + 1) * sizeof(float));
+    sel = ctx->alloc(ctx->alloc_data, (k + 1) * sizeof(uint32_t));
+    order = ctx->alloc(ctx->alloc_data, (n + 1) * sizeof(rs_order_t));
 
-    if (used == NULL || brands == NULL || cats == NULL || maxsim == NULL) {
+    if (used == NULL || brands == NULL || cats == NULL || maxsim == NULL
+        || sel == NULL || order == NULL)
+    {
         return -1;
     }
 
-    memset(used, 0, k + n + 1);
-    taken = used + k;
+    /* sorting small pairs is cheaper than moving whole hits */
+    for (j = 0; j < n; j++) {
+        order[j].score = cand[j].score;
+        order[j].index = j;
+        maxsim[j] = 0;
+    }
+
+    qsort(order, n, sizeof(rs_order_t), rs_rank_cmp);
+
+    memset(used, 0, k + 2 * n + 1);
+    taken = used + k;               /* by candidate index */
+    seen = taken + n;               /* by candidate: selections caught up */
     nb = 0;
     nc = 0;
+    nsel = 0;
 
     /* pins: wherever the item ranked, or fetched when it was not found */
     for (i = 0; i < p->npins; i++) {
@@ -522,6 +561,7 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
         hit.flags |= RS_HIT_PINNED;
         out[pos] = hit;
         used[pos] = 1;
+        sel[nsel++] = item;
 
         it = &st->items[item];
         rs_rank_cap_add(brands, &nb, rs_store_str(st, it->brand));
@@ -539,9 +579,10 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
         placed = 0;
 
         for (j = 0; j < n && placed < want; j++) {
-            it = &st->items[cand[j].item];
+            bi = order[j].index;
+            it = &st->items[cand[bi].item];
 
-            if (taken[j] || !rs_match(st, &p->promos[i].match, it)) {
+            if (taken[bi] || !rs_match(st, &p->promos[i].match, it)) {
                 continue;
             }
 
@@ -559,11 +600,12 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
                 break;
             }
 
-            out[pos] = cand[j];
+            out[pos] = cand[bi];
             out[pos].flags |= RS_HIT_SPONSORED;
             out[pos].promo = (int16_t) i;
             used[pos] = 1;
-            taken[j] = 1;
+            taken[bi] = 1;
+            sel[nsel++] = cand[bi].item;
             placed++;
 
             rs_rank_cap_add(brands, &nb, rs_store_str(st, it->brand));
@@ -573,28 +615,8 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
 
     pool = n;
 
-    if (ctx->mmr && p->diversity > 0 && pool > RS_MMR_POOL * k) {
+    if (lambda > 0 && pool > RS_MMR_POOL * k) {
         pool = RS_MMR_POOL * k;
-    }
-
-    for (j = 0; j < pool; j++) {
-        maxsim[j] = 0;
-    }
-
-    /* the items already placed count towards the redundancy penalty */
-    if (ctx->mmr && p->diversity > 0) {
-        for (slot = 0; slot < k; slot++) {
-            if (!used[slot]) {
-                continue;
-            }
-
-            for (j = 0; j < pool; j++) {
-                v = rs_dot(ctx->vectors + (size_t) out[slot].item * ctx->dim,
-                           ctx->vectors + (size_t) cand[j].item * ctx->dim,
-                           ctx->dim);
-                maxsim[j] = v > maxsim[j] ? v : maxsim[j];
-            }
-        }
     }
 
     for (slot = 0; slot < k; slot++) {
@@ -602,64 +624,58 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
             continue;
         }
 
-        bi = pool;
+        bi = n;
         best = -INFINITY;
 
         for (j = 0; j < pool; j++) {
-            if (taken[j]) {
+            i = order[j].index;
+
+            if (taken[i]) {
                 continue;
             }
 
-            it = &st->items[cand[j].item];
-            brand = rs_store_str(st, it->brand);
-            cat = rs_store_str(st, it->category);
+            if ((1 - lambda) * cand[i].score <= best) {
+                break;
+            }
 
-            if (!rs_rank_cap_ok(brands, nb, p->max_per_brand, brand)
-                || !rs_rank_cap_ok(cats, nc, p->max_per_category, cat))
+            it = &st->items[cand[i].item];
+
+            if (!rs_rank_cap_ok(brands, nb, p->max_per_brand,
+                                rs_store_str(st, it->brand))
+                || !rs_rank_cap_ok(cats, nc, p->max_per_category,
+                                   rs_store_str(st, it->category)))
             {
                 continue;
             }
 
-            v = ctx->mmr ? (1 - p->diversity) * cand[j].score
-                           - p->diversity * maxsim[j]
-                         : cand[j].score;
+            for ( /* void */ ; lambda > 0 && seen[i] < nsel; seen[i]++) {
+                v = rs_dot(ctx->vectors + (size_t) sel[seen[i]] * ctx->dim,
+                           ctx->vectors + (size_t) cand[i].item * ctx->dim,
+                           ctx->dim);
+                maxsim[i] = v > maxsim[i] ? v : maxsim[i];
+            }
+
+            v = (1 - lambda) * cand[i].score - lambda * maxsim[i];
 
             if (v > best) {
                 best = v;
-                bi = j;
-
-                /* sorted by score: without MMR the first fit is the best */
-                if (!ctx->mmr || p->diversity == 0) {
-                    break;
-                }
+                bi = i;
             }
         }
 
-        if (bi == pool) {
+        if (bi == n) {
             break;
         }
 
         out[slot] = cand[bi];
-        out[slot].mmr_penalty = ctx->mmr ? p->diversity * maxsim[bi] : 0;
+        out[slot].mmr_penalty = lambda * maxsim[bi];
         used[slot] = 1;
         taken[bi] = 1;
+        sel[nsel++] = cand[bi].item;
 
         it = &st->items[cand[bi].item];
         rs_rank_cap_add(brands, &nb, rs_store_str(st, it->brand));
         rs_rank_cap_add(cats, &nc, rs_store_str(st, it->category));
-
-        if (ctx->mmr && p->diversity > 0) {
-            for (j = 0; j < pool; j++) {
-                if (taken[j]) {
-                    continue;
-                }
-
-                v = rs_dot(ctx->vectors + (size_t) cand[bi].item * ctx->dim,
-                           ctx->vectors + (size_t) cand[j].item * ctx->dim,
-                           ctx->dim);
-                maxsim[j] = v > maxsim[j] ? v : maxsim[j];
-            }
-        }
     }
 
     /* a pin or promotion past the end of a short answer closes the gap */

@@ -24,6 +24,8 @@
 #define rs_tpl_space(c)    ((c) == ' ' || (c) == '\t' || (c) == '\r'       \
                             || (c) == '\n' || (c) == '\f' || (c) == '\v')
 #define rs_tpl_blank(c)    ((c) == ' ' || (c) == '\t')
+#define rs_tpl_show(n)     (int) ((n) < RS_TPL_NAME_SHOW ? (n)             \
+                                                      : RS_TPL_NAME_SHOW)
 
 
 enum {
@@ -158,6 +160,8 @@ static int rs_tpl_partial(rs_tpl_parser_t *p, const char *s, size_t n,
     uint32_t standalone, size_t ind, size_t ind_len);
 static int rs_tpl_tag(rs_tpl_parser_t *p, int sigil, const char *s,
     size_t n, uint32_t standalone, size_t ind, size_t ind_len);
+static int rs_tpl_standalone(rs_tpl_parser_t *p, size_t pos, size_t *ls,
+    size_t *le);
 static int rs_tpl_compile(rs_tpl_parser_t *p, const char *src, size_t len);
 static int rs_tpl_load(rs_tpl_parser_t *p, uint32_t k, unsigned flags,
     rs_tpl_loader_pt loader, void *loader_data);
@@ -165,6 +169,8 @@ static int rs_tpl_load(rs_tpl_parser_t *p, uint32_t k, unsigned flags,
 static int rs_tpl_flush(rs_tpl_run_t *r);
 static int rs_tpl_put(rs_tpl_run_t *r, const char *s, size_t n);
 static int rs_tpl_put_escaped(rs_tpl_run_t *r, const char *s, size_t n);
+static char *rs_tpl_digits(char *p, uint64_t u);
+static int rs_tpl_put_real(rs_tpl_run_t *r, double d);
 static int rs_tpl_put_value(rs_tpl_run_t *r, json_t *v, int escape);
 static int rs_tpl_put_indent(rs_tpl_run_t *r);
 static json_t *rs_tpl_lookup(const rs_tpl_run_t *r, const rs_tpl_op_t *op);
@@ -443,8 +449,7 @@ rs_tpl_name(rs_tpl_parser_t *p, rs_tpl_op_t *op, const char *s, size_t n)
 
         if (i == 0 || i == n - 1 || s[i + 1] == '.') {
             rs_tpl_error(p, p->line, "invalid name \"%.*s\"",
-                         (int) (n < RS_TPL_NAME_SHOW ? n : RS_TPL_NAME_SHOW),
-                         s);
+                         rs_tpl_show(n), s);
             return -1;
         }
 
@@ -492,7 +497,7 @@ rs_tpl_delimiters(rs_tpl_parser_t *p, const char *s, size_t n)
         || memchr(s + c, '=', clen) != NULL)
     {
         rs_tpl_error(p, p->line, "invalid set-delimiter tag \"%.*s\"",
-                     (int) (n < RS_TPL_NAME_SHOW ? n : RS_TPL_NAME_SHOW), s);
+                     rs_tpl_show(n), s);
         return -1;
     }
 
@@ -601,8 +606,7 @@ rs_tpl_tag(rs_tpl_parser_t *p, int sigil, const char *s, size_t n,
     for (i = 0; i < n; i++) {
         if (rs_tpl_space(s[i])) {
             rs_tpl_error(p, p->line, "invalid tag name \"%.*s\"",
-                         (int) (n < RS_TPL_NAME_SHOW ? n : RS_TPL_NAME_SHOW),
-                         s);
+                         rs_tpl_show(n), s);
             return -1;
         }
     }
@@ -637,8 +641,7 @@ rs_tpl_tag(rs_tpl_parser_t *p, int sigil, const char *s, size_t n,
     case '/':
         if (p->nopen == 0) {
             rs_tpl_error(p, p->line, "unexpected closing tag \"%.*s\"",
-                         (int) (n < RS_TPL_NAME_SHOW ? n : RS_TPL_NAME_SHOW),
-                         s);
+                         rs_tpl_show(n), s);
             return -1;
         }
 
@@ -647,10 +650,7 @@ rs_tpl_tag(rs_tpl_parser_t *p, int sigil, const char *s, size_t n,
         if (o->name_len != n || memcmp(o->name, s, n) != 0) {
             rs_tpl_error(p, p->line, "closing tag \"%.*s\" does not match "
                          "section \"%.*s\" opened at line %u",
-                         (int) (n < RS_TPL_NAME_SHOW ? n : RS_TPL_NAME_SHOW),
-                         s,
-                         (int) (o->name_len < RS_TPL_NAME_SHOW
-                                ? o->name_len : RS_TPL_NAME_SHOW),
+                         rs_tpl_show(n), s, rs_tpl_show(o->name_len),
                          o->name, o->line);
             return -1;
         }
@@ -680,14 +680,56 @@ rs_tpl_tag(rs_tpl_parser_t *p, int sigil, const char *s, size_t n,
 }
 
 
+/*
+ * A section, comment, partial or delimiter tag alone on its line takes
+ * the whole line with it: the blanks before, the blanks and the newline
+ * after.  On success *ls and *le are moved to the ends of that line.
+ */
+
+static int
+rs_tpl_standalone(rs_tpl_parser_t *p, size_t pos, size_t *ls, size_t *le)
+{
+    size_t       b, e;
+    const char  *src;
+
+    src = p->src;
+
+    for (b = *ls; b > pos && rs_tpl_blank(src[b - 1]); b--) { /* void */ }
+
+    if (b != 0 && src[b - 1] != '\n') {
+        return 0;
+    }
+
+    for (e = *le; e < p->len && rs_tpl_blank(src[e]); e++) { /* void */ }
+
+    if (e < p->len) {
+        if (src[e] == '\n') {
+            e++;
+
+        } else if (src[e] == '\r' && e + 1 < p->len && src[e + 1] == '\n') {
+            e += 2;
+
+        } else {
+            return 0;
+        }
+    }
+
+    *ls = b;
+    *le = e;
+
+    return 1;
+}
+
+
 static int
 rs_tpl_compile(rs_tpl_parser_t *p, const char *src, size_t len)
 {
-    int          sigil;
-    char         close[RS_TPL_DELIM_MAX + 1];
-    size_t       pos, tag, q, ce, end, ls, le, cs, clen;
-    uint32_t     standalone;
-    rs_tpl_op_t *op;
+    int             sigil;
+    char            close[RS_TPL_DELIM_MAX + 1];
+    size_t          pos, tag, q, ce, end, ls, le, cs, clen;
+    uint32_t        standalone;
+    rs_tpl_op_t    *op;
+    rs_tpl_open_t  *o;
 
     p->src = src;
     p->len = len;
@@ -723,12 +765,19 @@ rs_tpl_compile(rs_tpl_parser_t *p, const char *src, size_t len)
 
         switch (sigil) {
 
-        case '#': case '^': case '/': case '!': case '>': case '=':
-        case '{': case '&':
+        case '#':
+        case '^':
+        case '/':
+        case '!':
+        case '>':
+        case '=':
+        case '{':
+        case '&':
             q++;
             break;
 
-        case '<': case '$':
+        case '<':
+        case '$':
             rs_tpl_error(p, p->line, "template inheritance is not supported");
             return -1;
 
@@ -754,38 +803,10 @@ rs_tpl_compile(rs_tpl_parser_t *p, const char *src, size_t len)
 
         end = ce + clen;
 
-        /* a section, comment, partial or delimiter tag alone on its line
-         * takes the whole line with it */
-
-        standalone = 0;
         ls = tag;
         le = end;
-
-        if (sigil != 0 && sigil != '{' && sigil != '&') {
-            while (ls > pos && rs_tpl_blank(src[ls - 1])) {
-                ls--;
-            }
-
-            if (ls == 0 || src[ls - 1] == '\n') {
-                while (le < len && rs_tpl_blank(src[le])) {
-                    le++;
-                }
-
-                if (le == len) {
-                    standalone = 1;
-
-                } else if (src[le] == '\n') {
-                    le++;
-                    standalone = 1;
-
-                } else if (src[le] == '\r' && le + 1 < len
-                           && src[le + 1] == '\n')
-                {
-                    le += 2;
-                    standalone = 1;
-                }
-            }
-        }
+        standalone = (sigil != 0 && sigil != '{' && sigil != '&'
+                      && rs_tpl_standalone(p, pos, &ls, &le));
 
         if (standalone) {
             if (rs_tpl_text(p, pos, ls) != 0) {
@@ -824,12 +845,10 @@ rs_tpl_compile(rs_tpl_parser_t *p, const char *src, size_t len)
     }
 
     if (p->nopen) {
-        rs_tpl_open_t  *o = &p->open[p->nopen - 1];
+        o = &p->open[p->nopen - 1];
 
         rs_tpl_error(p, o->line, "unclosed section \"%.*s\"",
-                     (int) (o->name_len < RS_TPL_NAME_SHOW
-                            ? o->name_len : RS_TPL_NAME_SHOW),
-                     o->name);
+                     rs_tpl_show(o->name_len), o->name);
         return -1;
     }
 
@@ -1029,17 +1048,77 @@ rs_tpl_put_escaped(rs_tpl_run_t *r, const char *s, size_t n)
 }
 
 
+static char *
+rs_tpl_digits(char *p, uint64_t u)
+{
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    return p;
+}
+
+
 /*
- * Numbers as the Mustache spec expects: integers as such, reals in the
- * shortest form that reads back the same (1.21, not 1.2100000000000000).
+ * Reals as the Mustache spec expects: the shortest form that reads back
+ * the same (1.21, not 1.2100000000000000).  Prices, the common case, skip
+ * printf(), whose float path costs more than the rest of a render: when
+ * k / 100 reads back as d, "k / 100" with at most two decimals is that
+ * shortest form, since below 1e13 no two such forms share a double.
  */
+
+static int
+rs_tpl_put_real(rs_tpl_run_t *r, double d)
+{
+    int       n, prec;
+    char      num[RS_TPL_NUM_SIZE], *p, *end;
+    int64_t   k;
+    uint64_t  u;
+
+    if (d != 0 && d > -1e13 && d < 1e13) {
+        k = (int64_t) (d * 100 + (d < 0 ? -0.5 : 0.5));
+
+        if ((double) k / 100 == d) {
+            u = (k < 0) ? 0 - (uint64_t) k : (uint64_t) k;
+            end = num + sizeof(num);
+            p = end;
+
+            if (u % 100) {
+                if (u % 10) {
+                    *--p = (char) ('0' + u % 10);
+                }
+
+                *--p = (char) ('0' + u / 10 % 10);
+                *--p = '.';
+            }
+
+            p = rs_tpl_digits(p, u / 100);
+
+            if (k < 0) {
+                *--p = '-';
+            }
+
+            return rs_tpl_put(r, p, end - p);
+        }
+    }
+
+    for (prec = 15; prec <= 17; prec++) {
+        n = snprintf(num, sizeof(num), "%.*g", prec, d);
+        if (strtod(num, NULL) == d) {
+            break;
+        }
+    }
+
+    return rs_tpl_put(r, num, n);
+}
+
 
 static int
 rs_tpl_put_value(rs_tpl_run_t *r, json_t *v, int escape)
 {
-    int     n, prec;
-    char    num[RS_TPL_NUM_SIZE];
-    double  d;
+    char        num[RS_TPL_NUM_SIZE], *p, *end;
+    json_int_t  i;
 
     switch (json_typeof(v)) {
 
@@ -1050,21 +1129,18 @@ rs_tpl_put_value(rs_tpl_run_t *r, json_t *v, int escape)
                                    json_string_length(v));
 
     case JSON_INTEGER:
-        n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(v));
-        return rs_tpl_put(r, num, n);
+        i = json_integer_value(v);
+        end = num + sizeof(num);
+        p = rs_tpl_digits(end, i < 0 ? 0 - (uint64_t) i : (uint64_t) i);
 
-    case JSON_REAL:
-        d = json_real_value(v);
-
-        for (prec = 15; prec <= 17; prec++) {
-            n = snprintf(num, sizeof(num), "%.*g", prec, d);
-            if (strtod(num, NULL) == d) {
-                break;
-            }
+        if (i < 0) {
+            *--p = '-';
         }
 
-        return rs_tpl_put(r, num, n);
+        return rs_tpl_put(r, p, end - p);
+
+    case JSON_REAL:
+        return rs_tpl_put_real(r, json_real_value(v));
 
     case JSON_TRUE:
         return rs_tpl_put(r, "true", 4);
