@@ -32,32 +32,42 @@ static ngx_int_t ngx_http_recsys_ids_arg(ngx_http_request_t *r,
     const char *name, ngx_http_complex_value_t *cv, const rs_store_t *st,
     ngx_flag_t strict, const uint32_t **ids, size_t *n,
     ngx_http_recsys_error_t *err);
-static ngx_int_t ngx_http_recsys_set_ctx(ngx_http_request_t *r,
-    const rs_engine_t *engine, const rs_result_t *result);
+static ngx_int_t ngx_http_recsys_set_items(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, const rs_engine_t *engine,
+    const rs_result_t *result);
 static void ngx_http_recsys_trim(ngx_str_t *s);
 
 
 ngx_int_t
 ngx_http_recsys_handler(ngx_http_request_t *r)
 {
-    double                       start;
+    double                       t;
     ngx_int_t                    rc;
     ngx_str_t                    query;
     ngx_flag_t                   explain;
+    ngx_uint_t                   format;
     rs_render_t                  render;
     rs_result_t                  result;
     rs_request_t                 req;
     const rs_engine_t           *engine;
+    ngx_http_recsys_ctx_t       *ctx;
     ngx_http_recsys_error_t      err;
     ngx_http_recsys_loc_conf_t  *rlcf;
 
-    start = ngx_http_recsys_now_ms();
+    /* every answer, a 400 too, leaves its traces for variables and metrics */
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_recsys_module);
+    ctx->start_ms = ngx_http_recsys_now_ms();
+    err.code = NULL;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         err.code = "method_not_allowed";
         ngx_sprintf(err.message, "only GET and HEAD are allowed%Z");
-        return ngx_http_recsys_send_json(r, NGX_HTTP_NOT_ALLOWED, NULL, NULL,
-                                         &err);
+        return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED, &err);
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -81,7 +91,13 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
         req.overlay = ngx_http_recsys_overlay_view;
     }
 
-    rc = ngx_http_recsys_parse_args(r, rlcf, &req, &query, &explain, &err);
+    rc = ngx_http_recsys_negotiate(r, rlcf, &format, &err);
+
+    if (rc == NGX_OK) {
+        ctx->format = format;
+        rc = ngx_http_recsys_parse_args(r, rlcf, &req, &query, &explain,
+                                        &err);
+    }
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -90,9 +106,10 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "recsys: bad request: %s", err.message);
-        return ngx_http_recsys_send_json(r, NGX_HTTP_BAD_REQUEST, NULL, NULL,
-                                         &err);
+        return ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, &err);
     }
+
+    ctx->us_parse = (ngx_http_recsys_now_ms() - ctx->start_ms) * 1000;
 
     if (rs_engine_recommend(engine, &req, &result) != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -101,7 +118,12 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_recsys_set_ctx(r, engine, &result) != NGX_OK) {
+    ctx->us_embed = result.us_embed;
+    ctx->us_retrieve = result.us_retrieve;
+    ctx->us_rank = result.us_rank;
+    ctx->cold_start = result.cold_start;
+
+    if (ngx_http_recsys_set_items(r, ctx, engine, &result) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -111,9 +133,16 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     render.result = &result;
     render.request = &req;
     render.explain = explain ? 1 : 0;
-    render.took_ms = ngx_http_recsys_now_ms() - start;
 
-    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, engine, &render, NULL);
+    t = ngx_http_recsys_now_ms();
+    render.took_ms = t - ctx->start_ms;
+
+    rc = ngx_http_recsys_send_answer(r, rlcf, engine, &render, format);
+
+    ctx->us_render = (ngx_http_recsys_now_ms() - t) * 1000;
+    ctx->took_ms = ngx_http_recsys_now_ms() - ctx->start_ms;
+
+    return rc;
 }
 
 
@@ -418,24 +447,19 @@ ngx_http_recsys_ids_arg(ngx_http_request_t *r, const char *name,
 
 
 static ngx_int_t
-ngx_http_recsys_set_ctx(ngx_http_request_t *r, const rs_engine_t *engine,
-    const rs_result_t *result)
+ngx_http_recsys_set_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    const rs_engine_t *engine, const rs_result_t *result)
 {
-    u_char                 *p;
-    size_t                  len;
-    uint32_t                i;
-    const char             *id;
-    const rs_store_t       *st;
-    ngx_http_recsys_ctx_t  *ctx;
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_ctx_t));
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
+    u_char            *p;
+    size_t             len;
+    uint32_t           i;
+    const char        *id;
+    const rs_store_t  *st;
 
     st = rs_engine_store(engine);
     ctx->profile.data = (u_char *) result->profile->name;
     ctx->profile.len = result->profile->name_len;
+    ctx->nitems = result->nhits;
 
     len = 0;
 
@@ -462,8 +486,6 @@ ngx_http_recsys_set_ctx(ngx_http_request_t *r, const rs_engine_t *engine,
     }
 
     ctx->items.len = p - ctx->items.data;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_recsys_module);
 
     return NGX_OK;
 }

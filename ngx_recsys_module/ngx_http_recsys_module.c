@@ -111,6 +111,27 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_format"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_format_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_template"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_template_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_cache_control"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, cache_control),
+      NULL },
+
     { ngx_string("recsys_max_query_length"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -173,6 +194,10 @@ ngx_http_recsys_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_http_recsys_html_init_main(cf, rmcf) != NGX_OK) {
+        return NULL;
+    }
+
     return rmcf;
 }
 
@@ -197,12 +222,16 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
      *     rlcf->static_profile = NULL;
      *     rlcf->enable = 0;
      *     rlcf->catalog_patch = 0;
+     *     rlcf->cache_control = { 0, NULL };
+     *     rlcf->vary = { 0, NULL };
      */
 
     rlcf->index = NGX_CONF_UNSET_PTR;
     rlcf->k = NGX_CONF_UNSET_UINT;
     rlcf->candidates = NGX_CONF_UNSET_UINT;
     rlcf->max_query_length = NGX_CONF_UNSET_SIZE;
+    rlcf->format = NGX_CONF_UNSET_UINT;
+    rlcf->tpl = NGX_CONF_UNSET_PTR;
 
     return rlcf;
 }
@@ -220,6 +249,10 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               RS_DEFAULT_CANDIDATES);
     ngx_conf_merge_size_value(conf->max_query_length,
                               prev->max_query_length, 512);
+    ngx_conf_merge_uint_value(conf->format, prev->format,
+                              NGX_HTTP_RECSYS_FORMAT_JSON);
+    ngx_conf_merge_ptr_value(conf->tpl, prev->tpl, NULL);
+    ngx_conf_merge_str_value(conf->cache_control, prev->cache_control, "");
 
     if (conf->query == NULL) {
         conf->query = prev->query;
@@ -247,7 +280,9 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK) {
+    if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK
+        || ngx_http_recsys_html_merge(cf, conf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

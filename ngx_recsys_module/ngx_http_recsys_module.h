@@ -14,6 +14,7 @@
 
 #include "rs_engine.h"
 #include "rs_render.h"
+#include "rs_tpl.h"
 
 
 #define NGX_HTTP_RECSYS_MAX_ARG      256
@@ -43,6 +44,7 @@ typedef struct {
     ngx_array_t                  indexes;   /* ngx_http_recsys_index_t * */
     ngx_array_t                  profiles;  /* ngx_http_recsys_profile_t * */
     ngx_shm_zone_t              *overlay_zone;
+    rs_tpl_t                    *default_tpl;
 } ngx_http_recsys_main_conf_t;
 
 
@@ -60,13 +62,32 @@ typedef struct {
     size_t                       max_query_length;
     ngx_flag_t                   enable;
     ngx_flag_t                   catalog_patch;
+    ngx_uint_t                   format;
+    rs_tpl_t                    *tpl;
+    ngx_str_t                    cache_control;
+    ngx_str_t                    vary;
 } ngx_http_recsys_loc_conf_t;
 
 
-/* what a request decided, for the variables and the log */
+#define NGX_HTTP_RECSYS_FORMAT_JSON  0
+#define NGX_HTTP_RECSYS_FORMAT_HTML  1
+
+
+/* what a request decided and what each stage cost, for variables and metrics */
 typedef struct {
     ngx_str_t                    profile;
     ngx_str_t                    items;     /* comma-separated ids */
+    ngx_uint_t                   format;
+    ngx_uint_t                   nitems;
+    double                       start_ms;
+    double                       us_parse;
+    double                       us_embed;
+    double                       us_retrieve;
+    double                       us_rank;
+    double                       us_narrative;
+    double                       us_render;
+    double                       took_ms;
+    unsigned                     cold_start:1;
 } ngx_http_recsys_ctx_t;
 
 
@@ -104,8 +125,22 @@ ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_recsys_parse_args(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, rs_request_t *req,
     ngx_str_t *query, ngx_flag_t *explain, ngx_http_recsys_error_t *err);
-ngx_int_t ngx_http_recsys_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, const rs_engine_t *engine, const rs_render_t *render,
+ngx_int_t ngx_http_recsys_send_answer(ngx_http_request_t *r,
+    ngx_http_recsys_loc_conf_t *rlcf, const rs_engine_t *engine,
+    const rs_render_t *render, ngx_uint_t format);
+ngx_int_t ngx_http_recsys_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_http_recsys_error_t *err);
+
+ngx_int_t ngx_http_recsys_html_init_main(ngx_conf_t *cf,
+    ngx_http_recsys_main_conf_t *rmcf);
+ngx_int_t ngx_http_recsys_html_merge(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf);
+char *ngx_http_recsys_format_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_template_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_negotiate(ngx_http_request_t *r,
+    ngx_http_recsys_loc_conf_t *rlcf, ngx_uint_t *format,
     ngx_http_recsys_error_t *err);
 
 

@@ -5,10 +5,12 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
 #include "rs_catalog.h"
+#include "rs_narrative.h"
 #include "rs_render.h"
 
 
@@ -23,6 +25,7 @@ static json_t *rs_render_string(const char *s);
 static json_t *rs_render_explain(const rs_engine_t *e, const rs_render_t *r,
     const rs_hit_t *hit);
 static json_t *rs_render_match(const rs_match_t *m);
+static json_t *rs_render_url(const char *url);
 static double rs_round(double v, double scale);
 
 
@@ -71,6 +74,7 @@ static json_t *
 rs_render_item(const rs_engine_t *e, const rs_render_t *r,
     const rs_hit_t *hit)
 {
+    char               price[64];
     json_t            *o, *extra;
     const char        *s;
     const rs_item_t   *it;
@@ -99,11 +103,17 @@ rs_render_item(const rs_engine_t *e, const rs_render_t *r,
     json_object_set_new(o, "in_stock", (hit->view.flags & RS_HAS_STOCK)
                                        ? json_boolean(hit->view.stock > 0)
                                        : json_null());
-    json_object_set_new(o, "url",
-                        rs_render_string(rs_store_str(st, it->url)));
+    json_object_set_new(o, "url", rs_render_url(rs_store_str(st, it->url)));
     json_object_set_new(o, "image",
-                        rs_render_string(rs_store_str(st, it->image)));
+                        rs_render_url(rs_store_str(st, it->image)));
     json_object_set_new(o, "score", json_real(rs_round(hit->score, 1e4)));
+
+    if ((hit->view.flags & RS_HAS_PRICE)
+        && rs_format_price(price, sizeof(price), hit->view.price,
+                           rs_store_str(st, it->currency)))
+    {
+        json_object_set_new(o, "price_display", json_string(price));
+    }
 
     if (it->flags & RS_HAS_RATING) {
         json_object_set_new(o, "rating",
@@ -218,12 +228,30 @@ rs_render_explain(const rs_engine_t *e, const rs_render_t *r,
 }
 
 
-int
-rs_render_json(const rs_engine_t *e, const rs_render_t *r, rs_write_pt write,
-    void *data)
+/*
+ * Catalogue links reach HTML attributes: only web links and paths pass,
+ * never "javascript:" or "data:".
+ */
+
+static json_t *
+rs_render_url(const char *url)
 {
-    int        rc;
-    json_t    *root, *items, *item;
+    if (url == NULL
+        || !(strncasecmp(url, "https://", 8) == 0
+             || strncasecmp(url, "http://", 7) == 0
+             || (url[0] == '/' && url[1] != '/' && url[1] != '\\')))
+    {
+        return json_null();
+    }
+
+    return json_string(url);
+}
+
+
+void *
+rs_render_build(const rs_engine_t *e, const rs_render_t *r)
+{
+    json_t    *root, *items, *item, *narrative;
     uint32_t   i;
 
     root = json_object();
@@ -232,7 +260,7 @@ rs_render_json(const rs_engine_t *e, const rs_render_t *r, rs_write_pt write,
     if (root == NULL || items == NULL) {
         json_decref(root);
         json_decref(items);
-        return -1;
+        return NULL;
     }
 
     json_object_set_new(root, "query", r->query_len
@@ -245,7 +273,7 @@ rs_render_json(const rs_engine_t *e, const rs_render_t *r, rs_write_pt write,
 
         if (item == NULL || json_array_append_new(items, item) != 0) {
             json_decref(root);
-            return -1;
+            return NULL;
         }
     }
 
@@ -260,6 +288,31 @@ rs_render_json(const rs_engine_t *e, const rs_render_t *r, rs_write_pt write,
                         json_real(rs_round(r->took_ms, 1e3)));
     json_object_set_new(root, "index_version",
                         json_string(rs_engine_version(e)));
+
+    narrative = rs_narrative_template(e, r->query, r->query_len, r->request,
+                                      r->result, items);
+    if (narrative == NULL) {
+        json_decref(root);
+        return NULL;
+    }
+
+    json_object_set_new(root, "narrative", narrative);
+
+    return root;
+}
+
+
+int
+rs_render_json(const rs_engine_t *e, const rs_render_t *r, rs_write_pt write,
+    void *data)
+{
+    int      rc;
+    json_t  *root;
+
+    root = rs_render_build(e, r);
+    if (root == NULL) {
+        return -1;
+    }
 
     rc = json_dump_callback(root, write, data, RS_JSON_FLAGS);
 

@@ -28,6 +28,8 @@ typedef struct {
 } rs_render_t;
 
 
+/* the answer as a JSON object: dumped for JSON, the context of templates */
+void *rs_render_build(const rs_engine_t *e, const rs_render_t *r);
 int rs_render_json(const rs_engine_t *e, const rs_render_t *r,
     rs_write_pt write, void *data);
 int rs_render_error(const char *code, const char *message, rs_write_pt write,
