@@ -113,6 +113,7 @@ unit-test: check-deps $(UNIT_BINS) $(TEST_INDEX)/manifest.json
 	@set -e; for t in $(UNIT_BINS); do \
 	    echo "== $$(basename $$t)"; \
 	    RS_TEST_DATA=$(REPO)/t/data RS_TEST_INDEX=$(TEST_INDEX) \
+	    RS_MUSTACHE_SPEC=$(REPO)/../shared/conformance/mustache-spec \
 	    RS_TEST_CLI=$(CLI) CK_FORK=yes $$t; \
 	done
 

@@ -82,6 +82,7 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     req.k = (uint32_t) rlcf->k;
     req.candidates = (uint32_t) rlcf->candidates;
     req.now = (double) ngx_time();
+    req.understand = rlcf->understand ? 1 : 0;
     req.alloc = ngx_http_recsys_palloc;
     req.alloc_data = r->pool;
     req.profile = ngx_http_recsys_find_profile(r, rlcf);

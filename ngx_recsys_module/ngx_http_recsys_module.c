@@ -111,6 +111,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_understand"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, understand),
+      NULL },
+
     { ngx_string("recsys_format"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_recsys_format_directive,
@@ -231,6 +238,7 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->candidates = NGX_CONF_UNSET_UINT;
     rlcf->max_query_length = NGX_CONF_UNSET_SIZE;
     rlcf->format = NGX_CONF_UNSET_UINT;
+    rlcf->understand = NGX_CONF_UNSET;
     rlcf->tpl = NGX_CONF_UNSET_PTR;
 
     return rlcf;
@@ -249,6 +257,7 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               RS_DEFAULT_CANDIDATES);
     ngx_conf_merge_size_value(conf->max_query_length,
                               prev->max_query_length, 512);
+    ngx_conf_merge_value(conf->understand, prev->understand, 1);
     ngx_conf_merge_uint_value(conf->format, prev->format,
                               NGX_HTTP_RECSYS_FORMAT_JSON);
     ngx_conf_merge_ptr_value(conf->tpl, prev->tpl, NULL);

@@ -62,6 +62,7 @@ typedef struct {
     size_t                       max_query_length;
     ngx_flag_t                   enable;
     ngx_flag_t                   catalog_patch;
+    ngx_flag_t                   understand;
     ngx_uint_t                   format;
     rs_tpl_t                    *tpl;
     ngx_str_t                    cache_control;

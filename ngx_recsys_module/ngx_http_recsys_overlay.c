@@ -75,6 +75,7 @@ typedef struct {
     ngx_http_recsys_overlay_sh_t      *sh;
     ngx_slab_pool_t                   *shpool;
     ngx_shm_zone_t                    *shm_zone;
+    ngx_log_t                         *log;        /* the cycle's error_log */
     ngx_http_recsys_index_t           *index;      /* the patches' index */
 } ngx_http_recsys_overlay_ctx_t;
 
@@ -214,6 +215,12 @@ ngx_http_recsys_overlay_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ctx->shm_zone = shm_zone;
+
+    /*
+     * shm.log is the log of the cycle before this one; the zone is set up
+     * once this cycle's error_log is open
+     */
+    ctx->log = &cf->cycle->new_log;
 
     shm_zone->init = ngx_http_recsys_overlay_init_zone;
     shm_zone->data = ctx;
@@ -408,7 +415,7 @@ ngx_http_recsys_overlay_prepare(ngx_shm_zone_t *shm_zone)
     }
 
     if (sh->version[0] != '\0') {
-        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
                       "recsys_overlay_zone \"%V\": index version %s "
                       "replaces %s, the overlay is cleared",
                       &shm_zone->shm.name, version, sh->version);
@@ -457,11 +464,14 @@ ngx_http_recsys_overlay_prepare(ngx_shm_zone_t *shm_zone)
 
     if (sh->entries == NULL && count) {
 
-        /* the entries in whole pages, the header, the page descriptors */
-        need = ngx_align(size, ngx_pagesize) + 8 * ngx_pagesize;
+        /*
+         * the entries in whole pages, a page for the header, one for its
+         * name, one for the pool and the alignment, the page descriptors
+         */
+        need = ngx_align(size, ngx_pagesize) + 4 * ngx_pagesize;
         need += need / ngx_pagesize * sizeof(ngx_slab_page_t);
 
-        ngx_log_error(NGX_LOG_ERR, shm_zone->shm.log, 0,
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "recsys_overlay_zone \"%V\" is too small for %uD "
                       "items, needs at least %uzk; running without the "
                       "overlay", &shm_zone->shm.name, count,
@@ -1164,6 +1174,7 @@ ngx_http_recsys_patch_parse(ngx_http_request_t *r, const rs_store_t *st,
 
         if (!json_is_object(obj)) {
             ngx_snprintf(p, size - 1 - (p - msg), "not an object%Z");
+            rc = NGX_DECLINED;
             goto done;
         }
 

@@ -61,6 +61,7 @@ GET /recs?q=tent&k=1
     location = /recs {
         recsys;
         recsys_use_profile p;
+        recsys_understand off;
     }
 --- request
 GET /recs?q=running+shoes&k=3&explain=1
@@ -81,6 +82,7 @@ GET /recs?q=running+shoes&k=3&explain=1
     location = /recs {
         recsys;
         recsys_use_profile p;
+        recsys_understand off;
     }
 --- request
 GET /recs?q=running+shoes&k=3
@@ -142,6 +144,7 @@ GET /recs?q=running+shoes&k=1&explain=1
     location = /recs {
         recsys;
         recsys_use_profile p;
+        recsys_understand off;
     }
 --- request
 GET /recs?q=running+shoes&k=1
@@ -182,6 +185,7 @@ GET /recs?q=running+shoes&k=5
     location = /recs {
         recsys;
         recsys_use_profile p;
+        recsys_understand off;
         recsys_candidates 100;
     }
 --- request

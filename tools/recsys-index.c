@@ -501,6 +501,7 @@ rs_cli_query(int argc, char **argv)
     req.k = RS_DEFAULT_K;
     req.candidates = RS_DEFAULT_CANDIDATES;
     req.now = (double) time(NULL);
+    req.understand = 1;
     explain = 0;
     item_id = NULL;
 
@@ -721,6 +722,7 @@ rs_cli_bench(int argc, char **argv)
     req.k = RS_DEFAULT_K;
     req.candidates = RS_DEFAULT_CANDIDATES;
     req.now = (double) time(NULL);
+    req.understand = 1;
     n = 20000;
 
     while ((c = getopt_long(argc, argv, "", rs_cli_filter_options, NULL))

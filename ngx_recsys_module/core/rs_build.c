@@ -20,6 +20,7 @@
 #include "rs_engine.h"
 #include "rs_store.h"
 #include "rs_util.h"
+#include "rs_vocab.h"
 
 
 /* what a product says about itself, and how loudly each part says it */
@@ -171,7 +172,7 @@ rs_build_write_manifest(const rs_build_conf_t *conf, const rs_catalog_t *cat,
     struct tm    tm;
     struct stat  sb;
     static const char  *names[] = { RS_FILE_ITEMS, RS_FILE_EMBEDDER,
-                                    RS_FILE_INDEX };
+                                    RS_FILE_INDEX, RS_FILE_VOCAB };
 
     m = json_object();
     files = json_object();
@@ -265,6 +266,7 @@ rs_build(const rs_build_conf_t *conf, rs_build_stats_t *stats, char *err,
     uint32_t        dim;
     const char     *text[RS_FIELDS];
     rs_index_t     *index;
+    rs_vocab_t     *vocab;
     rs_df_ctx_t     df;
     rs_catalog_t    cat;
     rs_embedder_t   em;
@@ -402,6 +404,20 @@ rs_build(const rs_build_conf_t *conf, rs_build_stats_t *stats, char *err,
 
     rs_build_path(path, sizeof(path), conf->out, RS_FILE_EMBEDDER, "");
     if (rs_build_write_embedder(path, &em, err, errlen) != 0) {
+        goto done;
+    }
+
+    /* the brands, categories and price levels queries are read against */
+    rs_build_path(path, sizeof(path), conf->out, RS_FILE_VOCAB, "");
+    if (rs_vocab_build(&vocab, &cat, err, errlen) != 0) {
+        goto done;
+    }
+
+    rc = rs_vocab_write(vocab, path, err, errlen);
+    rs_vocab_free(vocab);
+
+    if (rc != 0) {
+        rc = -1;
         goto done;
     }
 

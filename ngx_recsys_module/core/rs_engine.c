@@ -23,6 +23,7 @@ struct rs_engine_s {
     rs_embedder_t   embedder;
     float          *idf;
     rs_index_t     *index;
+    rs_vocab_t     *vocab;
     double          log_max_popularity;
     double          rating_mean;
     rs_profile_t    profile;
@@ -44,6 +45,8 @@ static int rs_engine_query_vector(const rs_engine_t *e,
 static void rs_engine_mean(const rs_engine_t *e, const uint32_t *items,
     size_t n, float weight, float *vec);
 static double rs_engine_us(void);
+static int rs_engine_understand(const rs_engine_t *e, rs_request_t *req,
+    rs_result_t *res);
 
 
 static int
@@ -136,7 +139,8 @@ rs_engine_manifest(rs_engine_t *e, const char *dir, char *err, size_t errlen)
 
     if (rs_engine_verify_file(dir, files, RS_FILE_ITEMS, err, errlen)
         || rs_engine_verify_file(dir, files, RS_FILE_EMBEDDER, err, errlen)
-        || rs_engine_verify_file(dir, files, RS_FILE_INDEX, err, errlen))
+        || rs_engine_verify_file(dir, files, RS_FILE_INDEX, err, errlen)
+        || rs_engine_verify_file(dir, files, RS_FILE_VOCAB, err, errlen))
     {
         goto failed;
     }
@@ -246,6 +250,11 @@ rs_engine_open(rs_engine_t **out, const char *dir, char *err, size_t errlen)
         goto failed;
     }
 
+    snprintf(path, sizeof(path), "%s/%s", dir, RS_FILE_VOCAB);
+    if (rs_vocab_load(&e->vocab, path, err, errlen) != 0) {
+        goto failed;
+    }
+
     if (e->embedder.dim != e->store.dim
         || (uint32_t) rs_index_dim(e->index) != e->store.dim
         || rs_index_count(e->index) != e->store.count)
@@ -299,6 +308,10 @@ rs_engine_close(rs_engine_t *e)
         rs_index_free(e->index);
     }
 
+    if (e->vocab != NULL) {
+        rs_vocab_free(e->vocab);
+    }
+
     rs_store_close(&e->store);
     free(e->idf);
     free(e);
@@ -347,6 +360,94 @@ rs_engine_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+
+/*
+ * Prices, brands, categories and exclusions read from the text become
+ * filters wherever the request did not set its own, and leave the text
+ * that is embedded (a category's words stay: they help the embedding).
+ */
+
+static int
+rs_engine_understand(const rs_engine_t *e, rs_request_t *req,
+    rs_result_t *res)
+{
+    char             *buf;
+    rs_filter_t      *f;
+    rs_understood_t  *u;
+
+    buf = req->alloc(req->alloc_data, req->text_len + 1);
+    if (buf == NULL) {
+        return -1;
+    }
+
+    u = &res->understood;
+
+    if (rs_understand(e->vocab, req->text, req->text_len, buf, u) != 0) {
+        return -1;
+    }
+
+    f = &req->filter;
+
+    if (u->has_min_price && !f->has_min_price) {
+        f->min_price = u->min_price;
+        f->has_min_price = 1;
+
+    } else {
+        u->has_min_price = 0;
+    }
+
+    if (u->has_max_price && !f->has_max_price) {
+        f->max_price = u->max_price;
+        f->has_max_price = 1;
+
+    } else {
+        u->has_max_price = 0;
+    }
+
+    if (u->brand_len && f->brand_len == 0) {
+        f->brand = u->brand;
+        f->brand_len = u->brand_len;
+
+    } else {
+        u->brand_len = 0;
+    }
+
+    if (u->category_len && f->category_len == 0) {
+        f->category = u->category;
+        f->category_len = u->category_len;
+
+    } else {
+        u->category_len = 0;
+    }
+
+    f->exclude_brands = u->exclude_brands;
+    f->exclude_brand_lens = u->exclude_brand_lens;
+    f->nexclude_brands = u->nexclude_brands;
+    f->exclude_terms = u->exclude_terms;
+    f->exclude_term_lens = u->exclude_term_lens;
+    f->nexclude_terms = u->nexclude_terms;
+
+    /* a hint only counts where its price bound was applied */
+    u->cheap = u->cheap && u->has_max_price;
+    u->premium = u->premium && u->has_min_price;
+
+    res->understood_any = u->has_min_price || u->has_max_price
+                          || u->brand_len || u->category_len
+                          || u->nexclude_brands || u->nexclude_terms;
+
+    req->text = u->text;
+    req->text_len = u->text_len;
+
+    return 0;
+}
+
+
+const rs_vocab_t *
+rs_engine_vocab(const rs_engine_t *e)
+{
+    return e->vocab;
 }
 
 
@@ -448,6 +549,7 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
 {
     int             n, i, rc, embedded;
     float          *vec, *sims;
+    rs_request_t    eff;
     double          t, t0;
     int64_t        *ids;
     uint32_t        c, limit, kept, *exclude;
@@ -458,6 +560,17 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     t0 = rs_engine_us();
 
     res->profile = req->profile ? req->profile : &e->profile;
+
+    /* what was understood narrows the request and leaves the text */
+    eff = *req;
+
+    if (req->understand && req->text_len
+        && rs_engine_understand(e, &eff, res) != 0)
+    {
+        return -1;
+    }
+
+    req = &eff;
     rs_filter_merge(&res->filter, &req->filter, &res->profile->filter);
 
     /* the items asked about are never recommended to their own page */
@@ -549,6 +662,20 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
         }
 
         res->searched = c;
+
+        /*
+         * A category read from the words can be wrong: when it leaves
+         * nothing at all, the words alone are a better guide.
+         */
+        if (kept == 0 && c >= limit && res->understood.category_len
+            && res->filter.category == res->understood.category)
+        {
+            res->filter.category = eff.filter.category = NULL;
+            res->filter.category_len = eff.filter.category_len = 0;
+            res->understood.category = NULL;
+            res->understood.category_len = 0;
+            continue;
+        }
 
         if (kept >= req->k || c >= limit) {
             break;

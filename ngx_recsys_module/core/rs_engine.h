@@ -17,6 +17,7 @@
 #include "rs_index.h"
 #include "rs_rank.h"
 #include "rs_store.h"
+#include "rs_understand.h"
 #include "rs_util.h"
 
 
@@ -68,6 +69,7 @@ typedef struct {
     rs_overlay_pt        overlay;
     void                *overlay_data;
     double               now;           /* seconds since the epoch */
+    unsigned             understand:1;  /* read prices, brands in the text */
     rs_alloc_pt          alloc;
     void                *alloc_data;
 } rs_request_t;
@@ -82,6 +84,8 @@ typedef struct {
     double               us_embed;      /* stage timings, microseconds */
     double               us_retrieve;
     double               us_rank;
+    rs_understood_t      understood;
+    unsigned             understood_any:1;
     unsigned             cold_start:1;
 } rs_result_t;
 
@@ -95,6 +99,7 @@ const char *rs_engine_index_type(const rs_engine_t *e);
 int rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
     float *vec);
 const rs_profile_t *rs_engine_default_profile(const rs_engine_t *e);
+const rs_vocab_t *rs_engine_vocab(const rs_engine_t *e);
 int rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res);
 

@@ -3,6 +3,7 @@
  */
 
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ static int rs_rank_cmp(const void *a, const void *b);
 static int rs_match_category(const char *path, const char *prefix,
     size_t len);
 static int rs_match_tag(const char *tags, const char *tag, size_t len);
+static int rs_has_word(const char *s, const char *word, size_t len);
 static float rs_dot(const float *a, const float *b, uint32_t dim);
 static int rs_rank_cap_ok(rs_cap_t *caps, uint32_t n, uint32_t max,
     const char *value);
@@ -165,6 +167,30 @@ rs_match_tag(const char *tags, const char *tag, size_t len)
 }
 
 
+/* a whole word, case-insensitive: "no leather" must not drop "pleather" */
+
+static int
+rs_has_word(const char *s, const char *word, size_t len)
+{
+    const char  *p;
+
+    if (s == NULL || len == 0) {
+        return 0;
+    }
+
+    for (p = s; *p; p++) {
+        if ((p == s || !isalnum((unsigned char) p[-1]))
+            && strncasecmp(p, word, len) == 0
+            && !isalnum((unsigned char) p[len]))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 int
 rs_match(const rs_store_t *st, const rs_match_t *m, const rs_item_t *it)
 {
@@ -197,6 +223,7 @@ int
 rs_filter_match(const rs_store_t *st, const rs_filter_t *f,
     const rs_item_t *it, const rs_view_t *view)
 {
+    unsigned     i;
     const char  *s;
 
     if (f->in_stock && (!(view->flags & RS_HAS_STOCK) || view->stock <= 0)) {
@@ -242,6 +269,28 @@ rs_filter_match(const rs_store_t *st, const rs_filter_t *f,
         && !rs_match_tag(rs_store_str(st, it->tags), f->tag, f->tag_len))
     {
         return 0;
+    }
+
+    for (i = 0; i < f->nexclude_brands; i++) {
+        s = rs_store_str(st, it->brand);
+
+        if (s != NULL
+            && strncasecmp(s, f->exclude_brands[i], f->exclude_brand_lens[i])
+               == 0
+            && s[f->exclude_brand_lens[i]] == '\0')
+        {
+            return 0;
+        }
+    }
+
+    for (i = 0; i < f->nexclude_terms; i++) {
+        if (rs_has_word(rs_store_str(st, it->title), f->exclude_terms[i],
+                        f->exclude_term_lens[i])
+            || rs_has_word(rs_store_str(st, it->tags), f->exclude_terms[i],
+                           f->exclude_term_lens[i]))
+        {
+            return 0;
+        }
     }
 
     return 1;

@@ -81,6 +81,12 @@ typedef struct {
     double       min_price;
     double       max_price;
     double       min_rating;
+    const char  *const *exclude_brands;   /* "without Acme" */
+    const size_t *exclude_brand_lens;
+    unsigned     nexclude_brands;
+    const char  *const *exclude_terms;    /* "no leather": title and tags */
+    const size_t *exclude_term_lens;
+    unsigned     nexclude_terms;
     unsigned     has_min_price:1;
     unsigned     has_max_price:1;
     unsigned     has_min_rating:1;

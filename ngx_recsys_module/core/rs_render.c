@@ -251,7 +251,7 @@ rs_render_url(const char *url)
 void *
 rs_render_build(const rs_engine_t *e, const rs_render_t *r)
 {
-    json_t    *root, *items, *item, *narrative;
+    json_t    *root, *items, *item, *narrative, *understood;
     uint32_t   i;
 
     root = json_object();
@@ -288,6 +288,20 @@ rs_render_build(const rs_engine_t *e, const rs_render_t *r)
                         json_real(rs_round(r->took_ms, 1e3)));
     json_object_set_new(root, "index_version",
                         json_string(rs_engine_version(e)));
+
+    if (r->result->understood_any) {
+        understood = json_object();
+
+        if (understood == NULL
+            || rs_understood_to_json(&r->result->understood, understood) != 0)
+        {
+            json_decref(understood);
+            json_decref(root);
+            return NULL;
+        }
+
+        json_object_set_new(root, "understood", understood);
+    }
 
     narrative = rs_narrative_template(e, r->query, r->query_len, r->request,
                                       r->result, items);
