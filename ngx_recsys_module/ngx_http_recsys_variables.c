@@ -16,6 +16,10 @@
 
 static ngx_int_t ngx_http_recsys_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_recsys_variable_ms(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_recsys_variable_narrative(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_recsys_vars[] = {
@@ -25,6 +29,41 @@ static ngx_http_variable_t  ngx_http_recsys_vars[] = {
 
     { ngx_string("recsys_items"), NULL, ngx_http_recsys_variable,
       offsetof(ngx_http_recsys_ctx_t, items), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* the experiment arm is the profile that ranked the answer */
+    { ngx_string("recsys_variant"), NULL, ngx_http_recsys_variable,
+      offsetof(ngx_http_recsys_ctx_t, profile), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_narrative_source"), NULL,
+      ngx_http_recsys_variable_narrative, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_took_ms"), NULL, ngx_http_recsys_variable_ms,
+      offsetof(ngx_http_recsys_ctx_t, took_ms), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* stage timings are kept in microseconds and logged in milliseconds */
+    { ngx_string("recsys_parse_ms"), NULL, ngx_http_recsys_variable_ms,
+      offsetof(ngx_http_recsys_ctx_t, us_parse) | 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_embed_ms"), NULL, ngx_http_recsys_variable_ms,
+      offsetof(ngx_http_recsys_ctx_t, us_embed) | 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_retrieve_ms"), NULL, ngx_http_recsys_variable_ms,
+      offsetof(ngx_http_recsys_ctx_t, us_retrieve) | 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_rank_ms"), NULL, ngx_http_recsys_variable_ms,
+      offsetof(ngx_http_recsys_ctx_t, us_rank) | 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_narrative_ms"), NULL, ngx_http_recsys_variable_ms,
+      offsetof(ngx_http_recsys_ctx_t, us_narrative) | 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_render_ms"), NULL, ngx_http_recsys_variable_ms,
+      offsetof(ngx_http_recsys_ctx_t, us_render) | 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -70,6 +109,68 @@ ngx_http_recsys_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+/* data is the field's offset; its low bit says the field is microseconds */
+
+static ngx_int_t
+ngx_http_recsys_variable_ms(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                 *p;
+    double                  ms;
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ms = *(double *) ((char *) ctx + (data & ~(uintptr_t) 1));
+
+    if (data & 1) {
+        ms /= 1000;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 5);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%.3f", ms) - p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_variable_narrative(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    /* only answers that carry items carry a narrative */
+    if (ctx == NULL || ctx->items.data == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = sizeof("template") - 1;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) "template";
 
     return NGX_OK;
 }
