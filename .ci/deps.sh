@@ -13,6 +13,7 @@ packages=(
     libcurl4-openssl-dev
     # tests: unit framework, Test::Nginx runner, services the suites start
     check libtest-base-perl libipc-run-perl liburi-perl redis-server curl
+    python3-jsonschema
     # benchmarks
     wrk
 )
