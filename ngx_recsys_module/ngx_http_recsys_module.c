@@ -290,7 +290,8 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK
-        || ngx_http_recsys_html_merge(cf, conf) != NGX_OK)
+        || ngx_http_recsys_html_merge(cf, conf) != NGX_OK
+        || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

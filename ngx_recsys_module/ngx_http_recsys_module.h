@@ -122,6 +122,8 @@ char *ngx_http_recsys_catalog_patch(ngx_conf_t *cf, ngx_command_t *cmd,
 void *ngx_http_recsys_overlay_data(ngx_http_request_t *r,
     ngx_http_recsys_index_t *index);
 int ngx_http_recsys_overlay_view(void *data, uint32_t item, rs_view_t *view);
+ngx_int_t ngx_http_recsys_overlay_check(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf);
 ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_recsys_parse_args(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, rs_request_t *req,

@@ -919,6 +919,16 @@ ngx_http_recsys_patch(ngx_http_request_t *r)
     }
 
     ctx = rmcf->overlay_zone->data;
+
+    if (ctx->index == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "recsys: recsys_overlay_zone \"%V\" was not set up "
+                      "for \"recsys_catalog_patch\" (merge_loc_conf must "
+                      "call ngx_http_recsys_overlay_check())",
+                      &rmcf->overlay_zone->shm.name);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     sh = ctx->sh;
     st = rs_engine_store(index->engine);
     version = rs_engine_version(index->engine);
