@@ -189,3 +189,35 @@ GET /recs?q=running+shoes&category=Shoes+%3E+Running&max_price=99.99&in_stock=tr
 qr/^(?!.*"in_stock":(?:false|null))(?!.*"price":\d{3,}\.)(?!.*"id":"shoe-0(?:03|05|06|07|08|09|11)").*"count":4,/s
 --- no_error_log
 [error]
+
+
+
+=== TEST 12: tag keeps items with that tag
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+--- config
+    location = /recs {
+        recsys;
+    }
+--- request
+GET /recs?q=shoes&tag=vegan&k=10
+--- response_body_like chomp
+^\{"query":"shoes","items":\[\{"id":"shoe-010",.*\],"count":1,
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: min_rating leaves out lower-rated and unrated items
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+--- config
+    location = /recs {
+        recsys;
+    }
+--- request
+GET /recs?q=running+shoes&min_rating=4.7&k=50
+--- response_body_like eval
+qr/^(?!.*"rating":4\.[0-6]\b)(?!.*"rating":[0-3]\.)(?=.*"rating":4\.[789])/s
+--- no_error_log
+[error]

@@ -388,3 +388,48 @@ GET /recs?item=cm-001&not=nope
 {"error":{"code":"unknown_item","message":"no item with id \"nope\" in the catalog"}}
 --- no_error_log
 [error]
+
+
+
+=== TEST 21: max_per_brand keeps at most N items of one brand
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_profile p {
+        max_per_brand 1;
+        diversity 0;
+    }
+--- config
+    location = /recs {
+        recsys;
+        recsys_use_profile p;
+        recsys_understand off;
+    }
+--- request
+GET /recs?q=stridewell+aerorun+running+shoes&k=8
+--- response_body_unlike
+"brand":"(Stridewell|Aerorun)".*"brand":"\1"
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: rating, margin and freshness weights show in explain
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_profile p {
+        weight rating 0.5;
+        weight margin 0.25;
+        weight freshness 0.125;
+        half_life 3650d;
+    }
+--- config
+    location = /recs {
+        recsys;
+        recsys_use_profile p;
+    }
+--- request
+GET /recs?item=shoe-002&k=1&explain=1
+--- response_body_like chomp
+"rating":\{"value":0\.\d+,"weight":0\.5,"contribution":0\.\d+\},"margin":\{"value":0\.\d+,"weight":0\.25,"contribution":0\.\d+\},"freshness":\{"value":0\.\d+,"weight":0\.125,"contribution":0\.\d+\}
+--- no_error_log
+[error]

@@ -22,7 +22,7 @@
 
 
 typedef struct {
-    const char  *value;
+    uint32_t     value;             /* string offset in the store */
     uint32_t     count;
 } rs_cap_t;
 
@@ -40,8 +40,8 @@ static int rs_match_tag(const char *tags, const char *tag, size_t len);
 static int rs_has_word(const char *s, const char *word, size_t len);
 static float rs_dot(const float *a, const float *b, uint32_t dim);
 static int rs_rank_cap_ok(rs_cap_t *caps, uint32_t n, uint32_t max,
-    const char *value);
-static void rs_rank_cap_add(rs_cap_t *caps, uint32_t *n, const char *value);
+    uint32_t value);
+static void rs_rank_cap_add(rs_cap_t *caps, uint32_t *n, uint32_t value);
 static int rs_rank_taken(const rs_hit_t *out, const uint8_t *used,
     uint32_t k, uint32_t item);
 
@@ -458,17 +458,19 @@ rs_dot(const float *a, const float *b, uint32_t dim)
 }
 
 
+/* equal strings share one offset in the store, so caps compare offsets */
+
 static int
-rs_rank_cap_ok(rs_cap_t *caps, uint32_t n, uint32_t max, const char *value)
+rs_rank_cap_ok(rs_cap_t *caps, uint32_t n, uint32_t max, uint32_t value)
 {
     uint32_t  i;
 
-    if (max == 0 || value == NULL) {
+    if (max == 0 || value == 0) {
         return 1;
     }
 
     for (i = 0; i < n; i++) {
-        if (strcasecmp(caps[i].value, value) == 0) {
+        if (caps[i].value == value) {
             return caps[i].count < max;
         }
     }
@@ -478,16 +480,16 @@ rs_rank_cap_ok(rs_cap_t *caps, uint32_t n, uint32_t max, const char *value)
 
 
 static void
-rs_rank_cap_add(rs_cap_t *caps, uint32_t *n, const char *value)
+rs_rank_cap_add(rs_cap_t *caps, uint32_t *n, uint32_t value)
 {
     uint32_t  i;
 
-    if (value == NULL) {
+    if (value == 0) {
         return;
     }
 
     for (i = 0; i < *n; i++) {
-        if (strcasecmp(caps[i].value, value) == 0) {
+        if (caps[i].value == value) {
             caps[i].count++;
             return;
         }
@@ -613,8 +615,8 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
         sel[nsel++] = item;
 
         it = &st->items[item];
-        rs_rank_cap_add(brands, &nb, rs_store_str(st, it->brand));
-        rs_rank_cap_add(cats, &nc, rs_store_str(st, it->category));
+        rs_rank_cap_add(brands, &nb, it->brand);
+        rs_rank_cap_add(cats, &nc, it->category);
     }
 
     /*
@@ -657,8 +659,8 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
             sel[nsel++] = cand[bi].item;
             placed++;
 
-            rs_rank_cap_add(brands, &nb, rs_store_str(st, it->brand));
-            rs_rank_cap_add(cats, &nc, rs_store_str(st, it->category));
+            rs_rank_cap_add(brands, &nb, it->brand);
+            rs_rank_cap_add(cats, &nc, it->category);
         }
     }
 
@@ -689,10 +691,9 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
 
             it = &st->items[cand[i].item];
 
-            if (!rs_rank_cap_ok(brands, nb, p->max_per_brand,
-                                rs_store_str(st, it->brand))
+            if (!rs_rank_cap_ok(brands, nb, p->max_per_brand, it->brand)
                 || !rs_rank_cap_ok(cats, nc, p->max_per_category,
-                                   rs_store_str(st, it->category)))
+                                   it->category))
             {
                 continue;
             }
@@ -723,8 +724,8 @@ rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,
         sel[nsel++] = cand[bi].item;
 
         it = &st->items[cand[bi].item];
-        rs_rank_cap_add(brands, &nb, rs_store_str(st, it->brand));
-        rs_rank_cap_add(cats, &nc, rs_store_str(st, it->category));
+        rs_rank_cap_add(brands, &nb, it->brand);
+        rs_rank_cap_add(cats, &nc, it->category);
     }
 
     /* a pin or promotion past the end of a short answer closes the gap */

@@ -19,10 +19,18 @@
 #define RS_STORE_ALIGN  64
 
 
+/*
+ * Repeated strings (brands, category paths, currencies) are stored once,
+ * so equal values share an offset: the ranker compares brands and
+ * categories for its caps by offset, without touching the strings.
+ */
 typedef struct {
     char      *data;
     size_t     len;
     size_t     cap;
+    uint32_t  *slots;               /* interned offsets, 0 is empty */
+    size_t     nslots;
+    size_t     used;
 } rs_arena_buf_t;
 
 
@@ -44,8 +52,9 @@ static int rs_store_check(rs_store_t *st, char *err, size_t errlen);
 static int
 rs_store_add_string(rs_arena_buf_t *a, const char *s, uint32_t *off)
 {
-    char    *p;
-    size_t   len, cap;
+    char      *p;
+    size_t     len, cap, i, j;
+    uint32_t  *slots, o;
 
     if (s == NULL || *s == '\0') {
         *off = 0;
@@ -53,6 +62,46 @@ rs_store_add_string(rs_arena_buf_t *a, const char *s, uint32_t *off)
     }
 
     len = strlen(s) + 1;
+
+    if ((a->used + 1) * 2 > a->nslots) {
+        cap = a->nslots ? a->nslots * 2 : 4096;
+
+        slots = calloc(cap, sizeof(uint32_t));
+        if (slots == NULL) {
+            return -1;
+        }
+
+        for (i = 0; i < a->nslots; i++) {
+            o = a->slots[i];
+
+            if (o == 0) {
+                continue;
+            }
+
+            j = rs_hash64(a->data + o, strlen(a->data + o), 0) & (cap - 1);
+
+            while (slots[j]) {
+                j = (j + 1) & (cap - 1);
+            }
+
+            slots[j] = o;
+        }
+
+        free(a->slots);
+        a->slots = slots;
+        a->nslots = cap;
+    }
+
+    j = rs_hash64(s, len - 1, 0) & (a->nslots - 1);
+
+    while (a->slots[j]) {
+        if (strcmp(a->data + a->slots[j], s) == 0) {
+            *off = a->slots[j];
+            return 0;
+        }
+
+        j = (j + 1) & (a->nslots - 1);
+    }
 
     if (a->len + len > UINT32_MAX) {
         return -1;
@@ -76,6 +125,8 @@ rs_store_add_string(rs_arena_buf_t *a, const char *s, uint32_t *off)
 
     memcpy(a->data + a->len, s, len);
     *off = (uint32_t) a->len;
+    a->slots[j] = *off;
+    a->used++;
     a->len += len;
 
     return 0;
@@ -292,6 +343,7 @@ rs_store_write(const char *path, const rs_catalog_t *cat,
     free(popular);
     free(order);
     free(arena.data);
+    free(arena.slots);
 
     return 0;
 
@@ -315,6 +367,7 @@ failed:
     free(popular);
     free(order);
     free(arena.data);
+    free(arena.slots);
 
     return -1;
 }

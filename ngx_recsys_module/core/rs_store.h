@@ -17,7 +17,7 @@
 
 
 #define RS_STORE_MAGIC    "RSITEMS1"
-#define RS_STORE_VERSION  1
+#define RS_STORE_VERSION  2
 
 
 typedef struct {
