@@ -18,10 +18,6 @@
 /* auto picks flat below this many vectors: exact and still fast enough */
 #define RS_INDEX_AUTO_HNSW_MIN  20000
 
-#define RS_INDEX_HNSW_M         32
-#define RS_INDEX_EF_CONSTRUCT   80
-#define RS_INDEX_EF_SEARCH      128
-
 
 typedef struct rs_index_s  rs_index_t;
 
