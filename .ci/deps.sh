@@ -14,6 +14,10 @@ packages=(
     # tests: unit framework, Test::Nginx runner, services the suites start
     check libtest-base-perl libipc-run-perl liburi-perl redis-server curl
     python3-jsonschema
+    # browser test (t/browser): Debian's Chromium, a font for its screenshot
+    chromium fonts-dejavu-core
+    # promtool, which t/008-metrics.t runs on the metrics page
+    prometheus
     # benchmarks
     wrk
 )

@@ -67,7 +67,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         err.code = "method_not_allowed";
         ngx_sprintf(err.message, "only GET and HEAD are allowed%Z");
-        return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED, &err);
+        rc = ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED, &err);
+        ctx->took_ms = ngx_http_recsys_now_ms() - ctx->start_ms;
+        return rc;
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -107,7 +109,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "recsys: bad request: %s", err.message);
-        return ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, &err);
+        rc = ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, &err);
+        ctx->took_ms = ngx_http_recsys_now_ms() - ctx->start_ms;
+        return rc;
     }
 
     ctx->us_parse = (ngx_http_recsys_now_ms() - ctx->start_ms) * 1000;

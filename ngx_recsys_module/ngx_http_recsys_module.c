@@ -19,6 +19,7 @@ static char *ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_recsys_set_bounded_num(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_recsys_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_recsys_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_recsys_init_process(ngx_cycle_t *cycle);
 
 
@@ -146,13 +147,27 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       offsetof(ngx_http_recsys_loc_conf_t, max_query_length),
       NULL },
 
+    { ngx_string("recsys_metrics_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_metrics_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_recsys_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_recsys_module_ctx = {
     ngx_http_recsys_preconfiguration,      /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_recsys_postconfiguration,     /* postconfiguration */
 
     ngx_http_recsys_create_main_conf,      /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -324,6 +339,13 @@ static ngx_int_t
 ngx_http_recsys_preconfiguration(ngx_conf_t *cf)
 {
     return ngx_http_recsys_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_recsys_metrics_init(cf);
 }
 
 

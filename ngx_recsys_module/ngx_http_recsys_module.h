@@ -44,6 +44,9 @@ typedef struct {
     ngx_array_t                  indexes;   /* ngx_http_recsys_index_t * */
     ngx_array_t                  profiles;  /* ngx_http_recsys_profile_t * */
     ngx_shm_zone_t              *overlay_zone;
+    ngx_shm_zone_t              *metrics_zone;
+    ngx_str_t                    metrics_file;  /* the first "recsys_metrics" */
+    ngx_uint_t                   metrics_line;
     rs_tpl_t                    *default_tpl;
 } ngx_http_recsys_main_conf_t;
 
@@ -99,6 +102,31 @@ typedef struct {
 } ngx_http_recsys_error_t;
 
 
+/*
+ * The metric families other files feed; their names, label names and help
+ * texts are in ngx_http_recsys_metrics.c, in this order.
+ */
+typedef enum {
+    NGX_HTTP_RECSYS_METRIC_REQUESTS = 0,      /* {status,format} */
+    NGX_HTTP_RECSYS_METRIC_REQUEST_SECONDS,   /* histogram */
+    NGX_HTTP_RECSYS_METRIC_STAGE_SECONDS,     /* histogram {stage} */
+    NGX_HTTP_RECSYS_METRIC_EXPOSURES,         /* {variant} */
+    NGX_HTTP_RECSYS_METRIC_CLICKS,            /* {variant} */
+    NGX_HTTP_RECSYS_METRIC_PURCHASES,         /* {variant} */
+    NGX_HTTP_RECSYS_METRIC_CACHE_HITS,        /* {tier} */
+    NGX_HTTP_RECSYS_METRIC_CACHE_MISSES,      /* {tier} */
+    NGX_HTTP_RECSYS_METRIC_LLM_CALLS,
+    NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,        /* {reason} */
+    NGX_HTTP_RECSYS_METRIC_LLM_TIMEOUTS,
+    NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,    /* {reason} */
+    NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,        /* {kind} */
+    NGX_HTTP_RECSYS_METRIC_REDIS_ERRORS,      /* {reason} */
+    NGX_HTTP_RECSYS_METRIC_REDIS_RECONNECTS,
+    NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,     /* gauge */
+    NGX_HTTP_RECSYS_METRIC_NFAMILIES
+} ngx_http_recsys_metric_e;
+
+
 extern ngx_module_t  ngx_http_recsys_module;
 
 
@@ -145,6 +173,21 @@ char *ngx_http_recsys_template_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_recsys_negotiate(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, ngx_uint_t *format,
     ngx_http_recsys_error_t *err);
+
+char *ngx_http_recsys_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_recsys_metrics_init(ngx_conf_t *cf);
+/*
+ * For worker processes, no-ops without a "recsys_metrics_zone": labels holds
+ * one value per label name of the family (NULL for a family without labels).
+ */
+void ngx_http_recsys_metrics_count(ngx_uint_t family, ngx_str_t *labels,
+    ngx_uint_t n);
+void ngx_http_recsys_metrics_observe(ngx_uint_t family, ngx_str_t *labels,
+    double seconds);
+void ngx_http_recsys_metrics_set(ngx_uint_t family, ngx_str_t *labels,
+    ngx_int_t value);
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */
