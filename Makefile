@@ -2,7 +2,7 @@
 #
 #   make            the module (build/ngx_http_recsys_module.so) and the CLI
 #   make deps       install the Debian packages the project needs
-#   make test       unit tests and Test::Nginx suites
+#   make test       unit tests, Test::Nginx suites and the browser test
 #   make demo       10,000-item demo on 127.0.0.1:8080
 #   make bench      100,000-item benchmark with wrk
 #
@@ -45,7 +45,8 @@ PROVE_INC  := $(if $(TEST_NGINX_LIB),-I $(TEST_NGINX_LIB)) -I $(REPO)/t/lib
 DEMO_N     ?= 10000
 BENCH_N    ?= 100000
 
-.PHONY: all deps check-deps test unit-test nginx-test demo bench clean
+.PHONY: all deps check-deps test unit-test nginx-test browser-test demo bench \
+        clean
 
 all: check-deps $(MODULE) $(CLI)
 
@@ -97,7 +98,8 @@ $(MODULE): $(NGX_TREE)/objs/Makefile $(MOD_SRCS) $(CORE_SRCS) $(CORE_HDRS)
 	@if nm -D --undefined-only $(NGX_TREE)/objs/ngx_http_recsys_module.so \
 	    | grep -E ' (rs|faiss|ngx_http_recsys)_'; then \
 	    echo "undefined core symbols: add their file to config"; exit 1; fi
-	cp $(NGX_TREE)/objs/ngx_http_recsys_module.so $@
+	cp $(NGX_TREE)/objs/ngx_http_recsys_module.so $@.tmp
+	mv -f $@.tmp $@
 
 # --- tests
 
@@ -126,7 +128,15 @@ nginx-test: all $(TEST_INDEX)/manifest.json
 	TEST_NGINX_CLI=$(CLI) \
 	prove $(PROVE_INC) -r t/
 
-test: all unit-test nginx-test
+# the storefront example in headless Chromium; skips without chromium
+browser-test: all $(TEST_INDEX)/manifest.json
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	TEST_NGINX_INDEX=$(TEST_INDEX) \
+	TEST_NGINX_DATA=$(REPO)/t/data \
+	prove t/browser/run
+
+test: all unit-test nginx-test browser-test
 
 # --- demo and benchmark
 
