@@ -371,7 +371,7 @@ ngx_http_recsys_text_arg(ngx_http_request_t *r, const char *name,
 }
 
 
-/* comma-separated item ids; with strict, an unknown one is the client's error */
+/* comma-separated item ids; when strict, an unknown one is a client error */
 
 static ngx_int_t
 ngx_http_recsys_ids_arg(ngx_http_request_t *r, const char *name,

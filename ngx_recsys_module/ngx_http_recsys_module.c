@@ -147,6 +147,31 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       offsetof(ngx_http_recsys_loc_conf_t, max_query_length),
       NULL },
 
+    /* ---- redis slice: begin ---- */
+
+    { ngx_string("recsys_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_recsys_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_user_salt"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_user_salt,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_events"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_recsys_events,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    /* ---- redis slice: end ---- */
+
     { ngx_string("recsys_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_recsys_metrics_zone,
@@ -306,7 +331,9 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK
         || ngx_http_recsys_html_merge(cf, conf) != NGX_OK
-        || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK)
+        || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK
+        /* ---- redis slice ---- */
+        || ngx_http_recsys_events_check(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -346,6 +373,70 @@ static ngx_int_t
 ngx_http_recsys_postconfiguration(ngx_conf_t *cf)
 {
     return ngx_http_recsys_metrics_init(cf);
+}
+
+
+/*
+ * "name:size" of a zone directive, checked like limit_req_zone's; tag
+ * keeps zones of different kinds with the same name apart.  The zone
+ * comes back without data: a taken name is refused here.
+ */
+
+ngx_shm_zone_t *
+ngx_http_recsys_shm_zone_add(ngx_conf_t *cf, ngx_str_t *arg, void *tag)
+{
+    u_char          *p;
+    ssize_t          size;
+    ngx_str_t        name, s;
+    ngx_shm_zone_t  *shm_zone;
+
+    name = *arg;
+
+    p = (u_char *) ngx_strchr(name.data, ':');
+
+    if (p == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", arg);
+        return NULL;
+    }
+
+    name.len = p - name.data;
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone name \"%V\"", arg);
+        return NULL;
+    }
+
+    s.data = p + 1;
+    s.len = arg->data + arg->len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", arg);
+        return NULL;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", arg);
+        return NULL;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size, tag);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NULL;
+    }
+
+    return shm_zone;
 }
 
 

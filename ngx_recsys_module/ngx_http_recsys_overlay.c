@@ -150,9 +150,7 @@ ngx_http_recsys_overlay_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_recsys_main_conf_t *rmcf = conf;
 
-    u_char                         *p;
-    ssize_t                         size;
-    ngx_str_t                      *value, name, s;
+    ngx_str_t                      *value;
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_recsys_overlay_ctx_t  *ctx;
 
@@ -162,55 +160,14 @@ ngx_http_recsys_overlay_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    name = value[1];
-
-    p = (u_char *) ngx_strchr(name.data, ':');
-
-    if (p == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    name.len = p - name.data;
-
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone name \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_recsys_overlay_ctx_t));
     if (ctx == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_recsys_module);
+    shm_zone = ngx_http_recsys_shm_zone_add(cf, &value[1],
+                                            &ngx_http_recsys_module);
     if (shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate zone \"%V\"", &name);
         return NGX_CONF_ERROR;
     }
 
