@@ -377,18 +377,16 @@ rs_build(const rs_build_conf_t *conf, rs_build_stats_t *stats, char *err,
 
     progress(conf->progress_data, "embedding", n, n);
 
-    type = conf->index_type;
-    if (type == RS_INDEX_AUTO) {
-        type = n < 20000 ? RS_INDEX_FLAT : RS_INDEX_HNSW;
-    }
-
     progress(conf->progress_data, "indexing", 0, n);
 
-    if (rs_index_build(&index, vectors, n, (int) dim, type, err, errlen)
+    if (rs_index_build(&index, vectors, n, (int) dim, conf->index_type, err,
+                       errlen)
         != 0)
     {
         goto done;
     }
+
+    type = rs_index_type(index);
 
     progress(conf->progress_data, "indexing", n, n);
 

@@ -15,8 +15,11 @@
 #include <stdint.h>
 
 
-/* auto picks flat below this many vectors: exact and still fast enough */
-#define RS_INDEX_AUTO_HNSW_MIN  20000
+/*
+ * auto picks flat below this many vectors: exact, and still under a
+ * millisecond with the scalar distance code of Debian's faiss
+ */
+#define RS_INDEX_AUTO_HNSW_MIN  5000
 
 
 typedef struct rs_index_s  rs_index_t;
