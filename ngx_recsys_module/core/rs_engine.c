@@ -45,6 +45,9 @@ static int rs_engine_query_vector(const rs_engine_t *e,
 static void rs_engine_mean(const rs_engine_t *e, const uint32_t *items,
     size_t n, float weight, float *vec);
 static double rs_engine_us(void);
+static uint32_t rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
+    const float *vec, rs_hit_t *heap, uint32_t cap);
+static void rs_engine_sift(rs_hit_t *heap, uint32_t n, uint32_t i);
 static int rs_engine_understand(const rs_engine_t *e, rs_request_t *req,
     rs_result_t *res);
 
@@ -444,6 +447,82 @@ rs_engine_understand(const rs_engine_t *e, rs_request_t *req,
 }
 
 
+/* a min-heap on relevance keeps the cap best of an exact scan */
+
+static void
+rs_engine_sift(rs_hit_t *heap, uint32_t n, uint32_t i)
+{
+    uint32_t  l, m;
+    rs_hit_t  t;
+
+    for ( ;; ) {
+        l = 2 * i + 1;
+        m = i;
+
+        if (l < n && heap[l].relevance < heap[m].relevance) {
+            m = l;
+        }
+
+        if (l + 1 < n && heap[l + 1].relevance < heap[m].relevance) {
+            m = l + 1;
+        }
+
+        if (m == i) {
+            return;
+        }
+
+        t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+
+static uint32_t
+rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
+    const float *vec, rs_hit_t *heap, uint32_t cap)
+{
+    float        sim;
+    uint32_t     i, n, d;
+    rs_hit_t     hit;
+    const float *v;
+
+    n = 0;
+
+    for (i = 0; i < e->store.count; i++) {
+        if (!rs_rank_admit(ctx, i, &hit)) {
+            continue;
+        }
+
+        v = rs_store_vector(&e->store, i);
+        sim = 0;
+
+        for (d = 0; d < e->store.dim; d++) {
+            sim += vec[d] * v[d];
+        }
+
+        hit.relevance = sim;
+
+        if (n < cap) {
+            heap[n++] = hit;
+
+            if (n == cap) {
+                for (d = cap / 2; d-- > 0; /* void */) {
+                    rs_engine_sift(heap, n, d);
+                }
+            }
+
+        } else if (sim > heap[0].relevance) {
+            heap[0] = hit;
+            rs_engine_sift(heap, n, 0);
+        }
+    }
+
+    return n;
+}
+
+
 const rs_vocab_t *
 rs_engine_vocab(const rs_engine_t *e)
 {
@@ -552,7 +631,7 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_request_t    eff;
     double          t, t0;
     int64_t        *ids;
-    uint32_t        c, limit, kept, *exclude;
+    uint32_t        c, first, limit, kept, *exclude;
     rs_hit_t       *cand;
     rs_rank_ctx_t   ctx;
 
@@ -630,6 +709,10 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
         c = limit;
     }
 
+    first = c;
+
+retrieve:
+
     /*
      * Filters run after retrieval; when they leave fewer than k items the
      * search is repeated wider, up to a bound, before answering short.
@@ -663,25 +746,44 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
 
         res->searched = c;
 
-        /*
-         * A category read from the words can be wrong: when it leaves
-         * nothing at all, the words alone are a better guide.
-         */
-        if (kept == 0 && c >= limit && res->understood.category_len
-            && res->filter.category == res->understood.category)
-        {
-            res->filter.category = eff.filter.category = NULL;
-            res->filter.category_len = eff.filter.category_len = 0;
-            res->understood.category = NULL;
-            res->understood.category_len = 0;
-            continue;
-        }
-
         if (kept >= req->k || c >= limit) {
             break;
         }
 
         c = c * RS_WIDEN_FACTOR > limit ? limit : c * RS_WIDEN_FACTOR;
+    }
+
+    /*
+     * An approximate index can miss a whole cluster that a category, brand
+     * or tag filter asks for; those filters are selective enough to scan
+     * the items exactly rather than answer short.
+     */
+    if (kept < req->k
+        && (res->filter.category_len || res->filter.brand_len
+            || res->filter.tag_len))
+    {
+        cand = req->alloc(req->alloc_data, c * sizeof(rs_hit_t));
+        if (cand == NULL) {
+            return -1;
+        }
+
+        kept = rs_engine_scan(e, &ctx, vec, cand, c);
+        res->searched = e->store.count;
+    }
+
+    /*
+     * A category read from the words can be wrong: when it leaves nothing
+     * at all, the words alone are a better guide.
+     */
+    if (kept == 0 && res->understood.category_len
+        && res->filter.category == res->understood.category)
+    {
+        res->filter.category = NULL;
+        res->filter.category_len = 0;
+        res->understood.category = NULL;
+        res->understood.category_len = 0;
+        c = first;
+        goto retrieve;
     }
 
     t = rs_engine_us();
