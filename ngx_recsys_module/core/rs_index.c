@@ -30,10 +30,17 @@
  * squared distances are never negative, so similarities stay <= 1.
  */
 #define RS_INDEX_FLAT_DESC      "Flat"
-#define RS_INDEX_HNSW_DESC      "HNSW32,Flat"
-
-/* 40 is the faiss default; 80 gives a better graph for a one-off cost */
-#define RS_INDEX_EF_CONSTRUCT   80
+/*
+ * A catalogue is strongly clustered (a category's items look alike, many
+ * are near-duplicates), which is where HNSW graphs lose whole clusters.
+ * On the 100,000-item generated catalogue, recall@10 against an exact scan
+ * over twelve shopper queries was 0.70 with HNSW32 and efConstruction 80,
+ * and is 0.88 with 48 links and efConstruction 200, for a build 1.7 times
+ * as long and a search 15% slower.  The engine's exact scan under
+ * selective filters covers much of the rest.
+ */
+#define RS_INDEX_HNSW_DESC      "HNSW48,Flat"
+#define RS_INDEX_EF_CONSTRUCT   200
 
 /*
  * 128 gives recall@10 0.99 on embedding-like 100k x 256 data.  faiss
