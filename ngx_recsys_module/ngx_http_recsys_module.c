@@ -147,6 +147,26 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       offsetof(ngx_http_recsys_loc_conf_t, max_query_length),
       NULL },
 
+    { ngx_string("recsys_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_recsys_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_user_salt"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_user_salt,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_events"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_recsys_events,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("recsys_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -307,7 +327,8 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK
         || ngx_http_recsys_html_merge(cf, conf) != NGX_OK
-        || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK)
+        || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK
+        || ngx_http_recsys_events_check(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -48,6 +48,8 @@ typedef struct {
     ngx_str_t                    metrics_file;  /* the first "recsys_metrics" */
     ngx_uint_t                   metrics_line;
     rs_tpl_t                    *default_tpl;
+    struct ngx_http_recsys_redis_s  *redis;     /* NULL: no recsys_redis */
+    ngx_str_t                    user_salt;
 } ngx_http_recsys_main_conf_t;
 
 
@@ -70,6 +72,7 @@ typedef struct {
     rs_tpl_t                    *tpl;
     ngx_str_t                    cache_control;
     ngx_str_t                    vary;
+    ngx_flag_t                   events;
 } ngx_http_recsys_loc_conf_t;
 
 
@@ -192,6 +195,44 @@ void ngx_http_recsys_metrics_set(ngx_uint_t family, ngx_str_t *labels,
     ngx_int_t value);
 
 
+typedef struct ngx_http_recsys_redis_s  ngx_http_recsys_redis_t;
+
+struct redisReply;
+
+/* one command of a pipeline: the arguments are copied when it is queued */
+typedef struct {
+    int                          argc;
+    const char                 **argv;
+    size_t                      *argvlen;
+} ngx_http_recsys_redis_cmd_t;
+
+/*
+ * Called exactly once per accepted send, never from within the send:
+ * rc is NGX_OK when every reply arrived (errors counts the replies that
+ * are Redis errors; reply is the last command's, valid during the call
+ * only), NGX_ERROR when the connection failed first, NGX_AGAIN when the
+ * "timeout" of recsys_redis expired first.  Not called when the request
+ * is freed first.
+ */
+typedef void (*ngx_http_recsys_redis_handler_pt)(void *data, ngx_int_t rc,
+    struct redisReply *reply, ngx_uint_t errors);
+
+char *ngx_http_recsys_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_redis_send(ngx_http_request_t *r,
+    ngx_http_recsys_redis_cmd_t *cmds, ngx_uint_t n,
+    ngx_http_recsys_redis_handler_pt handler, void *data);
+ngx_int_t ngx_http_recsys_redis_command(ngx_http_request_t *r,
+    ngx_http_recsys_redis_handler_pt handler, void *data, int argc,
+    const char **argv, size_t *argvlen);
+time_t ngx_http_recsys_redis_retry_after(ngx_http_request_t *r,
+    const char **reason);
+
+char *ngx_http_recsys_user_salt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_recsys_events_check(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf);
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */

@@ -1,0 +1,1142 @@
+
+/*
+ * Copyright (C) ngx_recsys authors
+ *
+ * The events endpoint: "recsys_events" takes shopper events (views,
+ * clicks, carts, purchases) as JSON and writes them to Redis in one
+ * MULTI/EXEC pipeline: the user's recent items, the items' popularity for
+ * the location's index version, and click and purchase counters per A/B
+ * variant.
+ *
+ * Everything is validated before anything is written: a bad event refuses
+ * the whole body with a 400.  The answer waits for Redis: 202 once the
+ * transaction is applied, 503 with Retry-After when Redis cannot take the
+ * events, so a client is told rather than its events silently lost.  A 503
+ * after a timeout is the one uncertain case: the transaction may still be
+ * applied later, so a client that retries may count those events twice.
+ *
+ * User ids are never stored or logged: the keys carry HMAC-SHA1 of the id
+ * keyed with "recsys_user_salt".
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_sha1.h>
+
+#include <jansson.h>
+#include <hiredis/hiredis.h>
+
+#include "ngx_http_recsys_module.h"
+
+
+#define NGX_HTTP_RECSYS_EVENTS_MAX          100
+#define NGX_HTTP_RECSYS_EVENTS_MAX_BODY     (64 * 1024)
+#define NGX_HTTP_RECSYS_EVENTS_USER_MAX     256
+#define NGX_HTTP_RECSYS_EVENTS_VARIANT_MAX  64
+#define NGX_HTTP_RECSYS_EVENTS_REQID_MAX    128
+#define NGX_HTTP_RECSYS_EVENTS_SALT_MIN     16
+
+/* the recent list keeps 50 items: LTRIM 0 49 */
+#define NGX_HTTP_RECSYS_EVENTS_RECENT_LAST  "49"
+
+/* 30 days, renewed by every write */
+#define NGX_HTTP_RECSYS_EVENTS_TTL          "2592000"
+
+/* at most: LPUSH, LTRIM, EXPIRE, ZINCRBY, HINCRBY */
+#define NGX_HTTP_RECSYS_EVENTS_CMDS         5
+
+#define NGX_HTTP_RECSYS_SHA1_HEX            40
+
+
+typedef struct {
+    ngx_str_t                        name;
+    ngx_str_t                        weight;    /* the ZINCRBY increment */
+    ngx_uint_t                       variant;   /* counted per variant */
+} ngx_http_recsys_event_type_t;
+
+
+/* waits for the transaction; in the request's pool */
+typedef struct {
+    ngx_http_request_t              *request;
+    ngx_uint_t                       accepted;
+} ngx_http_recsys_events_ctx_t;
+
+
+typedef struct {
+    ngx_pool_t                      *pool;
+    u_char                          *start;
+    u_char                          *pos;
+    u_char                          *end;
+} ngx_http_recsys_events_out_t;
+
+
+/* what one valid event becomes */
+typedef struct {
+    ngx_str_t                        item;
+    ngx_str_t                        user_key;
+    ngx_str_t                        variant_key;
+    ngx_http_recsys_event_type_t    *type;
+} ngx_http_recsys_event_t;
+
+
+static ngx_int_t ngx_http_recsys_events_handler(ngx_http_request_t *r);
+static void ngx_http_recsys_events_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_events_process(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_events_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_recsys_events_parse(ngx_http_request_t *r,
+    const rs_store_t *st, ngx_str_t *body, ngx_array_t *events,
+    const char **code, u_char *msg, size_t size);
+static ngx_int_t ngx_http_recsys_events_parse_one(ngx_http_request_t *r,
+    const rs_store_t *st, json_t *obj, ngx_http_recsys_event_t *ev,
+    const char **code, u_char *msg, size_t size);
+static ngx_int_t ngx_http_recsys_events_commands(ngx_http_request_t *r,
+    ngx_array_t *events, ngx_array_t *cmds);
+static ngx_int_t ngx_http_recsys_events_push(ngx_array_t *cmds,
+    ngx_pool_t *pool, ngx_uint_t argc, ...);
+static void ngx_http_recsys_events_user_hash(ngx_str_t *salt,
+    const u_char *user, size_t len, u_char *hex);
+static void ngx_http_recsys_events_done(void *data, ngx_int_t rc,
+    redisReply *reply, ngx_uint_t errors);
+static ngx_int_t ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
+    const char *reason);
+static ngx_int_t ngx_http_recsys_events_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
+static ngx_int_t ngx_http_recsys_events_send(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_http_recsys_events_out_t *out);
+static int ngx_http_recsys_events_write(const char *data, size_t size,
+    void *ctx);
+
+
+static ngx_http_recsys_event_type_t  ngx_http_recsys_event_types[] = {
+    { ngx_string("view"), ngx_string("1"), 0 },
+    { ngx_string("click"), ngx_string("2"), 1 },
+    { ngx_string("add_to_cart"), ngx_string("5"), 0 },
+    { ngx_string("purchase"), ngx_string("10"), 1 },
+    { ngx_null_string, ngx_null_string, 0 }
+};
+
+
+/*
+ * recsys_user_salt STRING;
+ *
+ * The salt is a secret: the messages never quote it.
+ */
+
+char *
+ngx_http_recsys_user_salt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_recsys_main_conf_t *rmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (rmcf->user_salt.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len < NGX_HTTP_RECSYS_EVENTS_SALT_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value of \"recsys_user_salt\": it must "
+                           "be at least %d characters long",
+                           NGX_HTTP_RECSYS_EVENTS_SALT_MIN);
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf->user_salt = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* recsys_events; */
+
+char *
+ngx_http_recsys_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_recsys_loc_conf_t *rlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (rlcf->events) {
+        return "is duplicate";
+    }
+
+    rlcf->events = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_recsys_events_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* called from merge_loc_conf for every location */
+
+ngx_int_t
+ngx_http_recsys_events_check(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf)
+{
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    if (!conf->events) {
+        return NGX_OK;
+    }
+
+    if (conf->enable || conf->catalog_patch) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_events\" and \"%s\" cannot be in the "
+                           "same location",
+                           conf->enable ? "recsys" : "recsys_catalog_patch");
+        return NGX_ERROR;
+    }
+
+    if (conf->index == NULL || conf->index == NGX_CONF_UNSET_PTR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_events\" needs a \"recsys_index\" in "
+                           "this location or above it");
+        return NGX_ERROR;
+    }
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_recsys_module);
+
+    if (rmcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_events\" needs a \"recsys_redis\" in "
+                           "the http block");
+        return NGX_ERROR;
+    }
+
+    if (rmcf->user_salt.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_events\" needs a \"recsys_user_salt\" "
+                           "in the http block");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_events_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_recsys_events_error(r, NGX_HTTP_NOT_ALLOWED,
+                                            "method_not_allowed",
+                                            "only POST is allowed");
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_RECSYS_EVENTS_MAX_BODY) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_recsys_events_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "body_too_large",
+                                            "the body is larger than "
+                                            "65536 bytes");
+    }
+
+    rc = ngx_http_read_client_request_body(r,
+                                        ngx_http_recsys_events_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Reading the body took a reference on the request; the answer, sent now
+ * or from the Redis callback, finalizes it once.
+ */
+
+static void
+ngx_http_recsys_events_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_recsys_events_process(r);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_events_process(ngx_http_request_t *r)
+{
+    u_char                         msg[512];
+    ngx_int_t                      rc;
+    ngx_str_t                      body;
+    ngx_array_t                    events, cmds;
+    const char                    *code;
+    const rs_store_t              *st;
+    ngx_http_recsys_loc_conf_t    *rlcf;
+    ngx_http_recsys_events_ctx_t  *ctx;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    st = rs_engine_store(rlcf->index->engine);
+
+    rc = ngx_http_recsys_events_read_body(r, &body);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_recsys_events_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "body_too_large",
+                                            "the body is larger than "
+                                            "65536 bytes");
+    }
+
+    if (ngx_array_init(&events, r->pool, 4, sizeof(ngx_http_recsys_event_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_recsys_events_parse(r, st, &body, &events, &code, msg,
+                                      sizeof(msg));
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "recsys: events refused: %s", msg);
+
+        return ngx_http_recsys_events_error(r, NGX_HTTP_BAD_REQUEST, code,
+                                            (const char *) msg);
+    }
+
+    if (ngx_array_init(&cmds, r->pool,
+                       events.nelts * NGX_HTTP_RECSYS_EVENTS_CMDS + 3,
+                       sizeof(ngx_http_recsys_redis_cmd_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_recsys_events_commands(r, &events, &cmds) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_events_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->accepted = events.nelts;
+
+    rc = ngx_http_recsys_redis_send(r, cmds.elts, cmds.nelts,
+                                    ngx_http_recsys_events_done, ctx);
+
+    if (rc == NGX_OK) {
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_recsys_events_unavailable(r, NULL);
+}
+
+
+/* the body in one piece, from memory or from nginx's temporary file */
+
+static ngx_int_t
+ngx_http_recsys_events_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    off_t         len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_str_null(body);
+
+    if (r->request_body == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            len += b->last - b->pos;
+
+        } else if (b->in_file) {
+            len += b->file_last - b->file_pos;
+        }
+    }
+
+    /* chunked bodies have no Content-Length to check up front */
+    if (len > NGX_HTTP_RECSYS_EVENTS_MAX_BODY) {
+        return NGX_DECLINED;
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+    body->len = (size_t) len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+
+        } else if (b->in_file) {
+            len = b->file_last - b->file_pos;
+
+            n = ngx_read_file(b->file, p, (size_t) len, b->file_pos);
+
+            if (n != (ssize_t) len) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "recsys: cannot read the request body back "
+                              "from \"%V\"", &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += n;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_events_parse(ngx_http_request_t *r, const rs_store_t *st,
+    ngx_str_t *body, ngx_array_t *events, const char **code, u_char *msg,
+    size_t size)
+{
+    u_char                   *p, *last;
+    size_t                    n, i;
+    json_t                   *root, *obj;
+    ngx_int_t                 rc;
+    const char               *c;
+    json_error_t              jerr;
+    ngx_http_recsys_event_t  *ev;
+
+    *code = "invalid_json";
+
+    if (body->len == 0) {
+        ngx_snprintf(msg, size - 1, "the body is empty%Z");
+        return NGX_DECLINED;
+    }
+
+    root = json_loadb((const char *) body->data, body->len,
+                      JSON_REJECT_DUPLICATES, &jerr);
+
+    if (root == NULL) {
+        last = ngx_snprintf(msg, size - 1,
+                            "the body is not valid JSON: line %d, column "
+                            "%d: ", jerr.line, jerr.column);
+
+        /* jansson quotes the input: keep the message printable ASCII */
+        for (c = jerr.text; *c && last < msg + size - 1; c++) {
+            *last++ = (*c >= 0x20 && *c < 0x7f) ? *c : '?';
+        }
+
+        *last = '\0';
+        return NGX_DECLINED;
+    }
+
+    *code = "invalid_event";
+    rc = NGX_DECLINED;
+
+    if (json_is_object(root)) {
+        ev = ngx_array_push(events);
+        if (ev == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        rc = ngx_http_recsys_events_parse_one(r, st, root, ev, code, msg,
+                                              size);
+        goto done;
+    }
+
+    if (!json_is_array(root)) {
+        ngx_snprintf(msg, size - 1, "the body must be a JSON object or an "
+                     "array of objects%Z");
+        goto done;
+    }
+
+    n = json_array_size(root);
+
+    if (n == 0) {
+        ngx_snprintf(msg, size - 1, "the array is empty%Z");
+        goto done;
+    }
+
+    if (n > NGX_HTTP_RECSYS_EVENTS_MAX) {
+        *code = "too_many_events";
+        ngx_snprintf(msg, size - 1, "%uz events, at most %d in one "
+                     "request%Z", n, NGX_HTTP_RECSYS_EVENTS_MAX);
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        obj = json_array_get(root, i);
+
+        p = ngx_snprintf(msg, size - 1, "event %uz: ", i);
+
+        if (!json_is_object(obj)) {
+            ngx_snprintf(p, size - 1 - (p - msg), "not an object%Z");
+            rc = NGX_DECLINED;
+            goto done;
+        }
+
+        ev = ngx_array_push(events);
+        if (ev == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        rc = ngx_http_recsys_events_parse_one(r, st, obj, ev, code, p,
+                                              size - (p - msg));
+        if (rc != NGX_OK) {
+            goto done;
+        }
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    json_decref(root);
+
+    return rc;
+}
+
+
+/*
+ * The messages quote item ids, which are the catalogue's, but never the
+ * user id.
+ */
+
+static ngx_int_t
+ngx_http_recsys_events_parse_one(ngx_http_request_t *r, const rs_store_t *st,
+    json_t *obj, ngx_http_recsys_event_t *ev, const char **code, u_char *msg,
+    size_t size)
+{
+    u_char                        *p;
+    size_t                         len, i;
+    json_t                        *v;
+    uint32_t                       row;
+    const char                    *key, *s;
+    ngx_http_recsys_main_conf_t   *rmcf;
+    ngx_http_recsys_event_type_t  *t;
+
+    ngx_memzero(ev, sizeof(ngx_http_recsys_event_t));
+
+    json_object_foreach(obj, key, v) {
+        if (ngx_strcmp(key, "user") != 0
+            && ngx_strcmp(key, "item") != 0
+            && ngx_strcmp(key, "type") != 0
+            && ngx_strcmp(key, "ts") != 0
+            && ngx_strcmp(key, "variant") != 0
+            && ngx_strcmp(key, "request_id") != 0)
+        {
+            len = ngx_strlen(key);
+            ngx_snprintf(msg, size - 1, "unknown key \"%*s\"%s%Z",
+                         ngx_min(len, 64), key, len > 64 ? "..." : "");
+            return NGX_DECLINED;
+        }
+    }
+
+    /* user */
+
+    v = json_object_get(obj, "user");
+
+    if (!json_is_string(v)
+        || json_string_length(v) == 0
+        || json_string_length(v) > NGX_HTTP_RECSYS_EVENTS_USER_MAX)
+    {
+        ngx_snprintf(msg, size - 1, "\"user\" must be a string of 1 to %d "
+                     "bytes%Z", NGX_HTTP_RECSYS_EVENTS_USER_MAX);
+        return NGX_DECLINED;
+    }
+
+    len = sizeof("recsys:user:") - 1 + NGX_HTTP_RECSYS_SHA1_HEX
+          + sizeof(":recent") - 1;
+
+    ev->user_key.data = ngx_pnalloc(r->pool, len);
+    if (ev->user_key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    p = ngx_cpymem(ev->user_key.data, "recsys:user:",
+                   sizeof("recsys:user:") - 1);
+    ngx_http_recsys_events_user_hash(&rmcf->user_salt,
+                                     (u_char *) json_string_value(v),
+                                     json_string_length(v), p);
+    p = ngx_cpymem(p + NGX_HTTP_RECSYS_SHA1_HEX, ":recent",
+                   sizeof(":recent") - 1);
+    ev->user_key.len = p - ev->user_key.data;
+
+    /* item */
+
+    v = json_object_get(obj, "item");
+
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        ngx_snprintf(msg, size - 1, "\"item\" must be a non-empty "
+                     "string%Z");
+        return NGX_DECLINED;
+    }
+
+    s = json_string_value(v);
+    len = json_string_length(v);
+
+    if (len > RS_MAX_ID_LEN || rs_store_find(st, s, len, &row) != 0) {
+        *code = "unknown_item";
+        ngx_snprintf(msg, size - 1, "no item with id \"%*s\"%s in the "
+                     "catalog%Z", ngx_min(len, 64), s,
+                     len > 64 ? "..." : "");
+        return NGX_DECLINED;
+    }
+
+    ev->item.data = ngx_pnalloc(r->pool, len);
+    if (ev->item.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ev->item.data, s, len);
+    ev->item.len = len;
+
+    /* type */
+
+    v = json_object_get(obj, "type");
+
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        len = json_string_length(v);
+
+        for (t = ngx_http_recsys_event_types; t->name.len; t++) {
+            if (t->name.len == len
+                && ngx_strncmp(t->name.data, s, len) == 0)
+            {
+                ev->type = t;
+                break;
+            }
+        }
+    }
+
+    if (ev->type == NULL) {
+        ngx_snprintf(msg, size - 1, "\"type\" must be one of view, click, "
+                     "add_to_cart, purchase%Z");
+        return NGX_DECLINED;
+    }
+
+    /* ts: not stored yet, checked so that clients send it right */
+
+    v = json_object_get(obj, "ts");
+
+    if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+        ngx_snprintf(msg, size - 1, "\"ts\" must be an integer >= 0%Z");
+        return NGX_DECLINED;
+    }
+
+    /* request_id: likewise */
+
+    v = json_object_get(obj, "request_id");
+
+    if (v != NULL
+        && (!json_is_string(v)
+            || json_string_length(v) > NGX_HTTP_RECSYS_EVENTS_REQID_MAX))
+    {
+        ngx_snprintf(msg, size - 1, "\"request_id\" must be a string of at "
+                     "most %d bytes%Z", NGX_HTTP_RECSYS_EVENTS_REQID_MAX);
+        return NGX_DECLINED;
+    }
+
+    /* variant: part of a key name, so a short plain token */
+
+    v = json_object_get(obj, "variant");
+
+    if (v == NULL || json_is_null(v)) {
+        return NGX_OK;
+    }
+
+    if (!json_is_string(v)
+        || json_string_length(v) == 0
+        || json_string_length(v) > NGX_HTTP_RECSYS_EVENTS_VARIANT_MAX)
+    {
+        goto bad_variant;
+    }
+
+    s = json_string_value(v);
+    len = json_string_length(v);
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= '0' && s[i] <= '9')
+              || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+        {
+            goto bad_variant;
+        }
+    }
+
+    if (!ev->type->variant) {
+        return NGX_OK;
+    }
+
+    ev->variant_key.data = ngx_pnalloc(r->pool,
+                                       sizeof("recsys:variant:") - 1 + len);
+    if (ev->variant_key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(ev->variant_key.data, "recsys:variant:",
+                   sizeof("recsys:variant:") - 1);
+    p = ngx_cpymem(p, s, len);
+    ev->variant_key.len = p - ev->variant_key.data;
+
+    return NGX_OK;
+
+bad_variant:
+
+    ngx_snprintf(msg, size - 1, "\"variant\" must be 1 to %d characters "
+                 "of A-Z, a-z, 0-9, \"_\", \"-\" and \".\"%Z",
+                 NGX_HTTP_RECSYS_EVENTS_VARIANT_MAX);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * MULTI, per event: LPUSH + LTRIM + EXPIRE of the user's recent items,
+ * ZINCRBY of the item's popularity, HINCRBY of the variant's counter for
+ * clicks and purchases; then EXPIRE of the popularity key and EXEC.
+ */
+
+static ngx_int_t
+ngx_http_recsys_events_commands(ngx_http_request_t *r, ngx_array_t *events,
+    ngx_array_t *cmds)
+{
+    u_char                       *p;
+    size_t                        len;
+    ngx_str_t                     popular;
+    ngx_uint_t                    i;
+    const char                   *version;
+    ngx_http_recsys_event_t      *ev;
+    ngx_http_recsys_loc_conf_t   *rlcf;
+
+    static ngx_str_t  multi = ngx_string("MULTI");
+    static ngx_str_t  exec = ngx_string("EXEC");
+    static ngx_str_t  lpush = ngx_string("LPUSH");
+    static ngx_str_t  ltrim = ngx_string("LTRIM");
+    static ngx_str_t  expire = ngx_string("EXPIRE");
+    static ngx_str_t  zincrby = ngx_string("ZINCRBY");
+    static ngx_str_t  hincrby = ngx_string("HINCRBY");
+    static ngx_str_t  zero = ngx_string("0");
+    static ngx_str_t  one = ngx_string("1");
+    static ngx_str_t  last = ngx_string(NGX_HTTP_RECSYS_EVENTS_RECENT_LAST);
+    static ngx_str_t  ttl = ngx_string(NGX_HTTP_RECSYS_EVENTS_TTL);
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    version = rs_engine_version(rlcf->index->engine);
+    len = ngx_strlen(version);
+
+    popular.len = sizeof("recsys:") - 1 + len + sizeof(":popular") - 1;
+    popular.data = ngx_pnalloc(r->pool, popular.len);
+    if (popular.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(popular.data, "recsys:", sizeof("recsys:") - 1);
+    p = ngx_cpymem(p, version, len);
+    ngx_memcpy(p, ":popular", sizeof(":popular") - 1);
+
+    if (ngx_http_recsys_events_push(cmds, r->pool, 1, &multi) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ev = events->elts;
+
+    for (i = 0; i < events->nelts; i++) {
+        if (ngx_http_recsys_events_push(cmds, r->pool, 3, &lpush,
+                                        &ev[i].user_key, &ev[i].item)
+            != NGX_OK
+            || ngx_http_recsys_events_push(cmds, r->pool, 4, &ltrim,
+                                           &ev[i].user_key, &zero, &last)
+               != NGX_OK
+            || ngx_http_recsys_events_push(cmds, r->pool, 3, &expire,
+                                           &ev[i].user_key, &ttl)
+               != NGX_OK
+            || ngx_http_recsys_events_push(cmds, r->pool, 4, &zincrby,
+                                           &popular, &ev[i].type->weight,
+                                           &ev[i].item)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ev[i].variant_key.len
+            && ngx_http_recsys_events_push(cmds, r->pool, 4, &hincrby,
+                                           &ev[i].variant_key,
+                                           &ev[i].type->name, &one)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_recsys_events_push(cmds, r->pool, 3, &expire, &popular,
+                                    &ttl)
+        != NGX_OK
+        || ngx_http_recsys_events_push(cmds, r->pool, 1, &exec) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one command of argc ngx_str_t * arguments */
+
+static ngx_int_t
+ngx_http_recsys_events_push(ngx_array_t *cmds, ngx_pool_t *pool,
+    ngx_uint_t argc, ...)
+{
+    va_list                       args;
+    ngx_str_t                    *arg;
+    ngx_uint_t                    i;
+    ngx_http_recsys_redis_cmd_t  *cmd;
+
+    cmd = ngx_array_push(cmds);
+    if (cmd == NULL) {
+        return NGX_ERROR;
+    }
+
+    cmd->argc = (int) argc;
+    cmd->argv = ngx_palloc(pool, argc * sizeof(const char *));
+    cmd->argvlen = ngx_palloc(pool, argc * sizeof(size_t));
+
+    if (cmd->argv == NULL || cmd->argvlen == NULL) {
+        return NGX_ERROR;
+    }
+
+    va_start(args, argc);
+
+    for (i = 0; i < argc; i++) {
+        arg = va_arg(args, ngx_str_t *);
+        cmd->argv[i] = (const char *) arg->data;
+        cmd->argvlen[i] = arg->len;
+    }
+
+    va_end(args);
+
+    return NGX_OK;
+}
+
+
+/* HMAC-SHA1 (RFC 2104) of the user id keyed with the salt, in hex */
+
+static void
+ngx_http_recsys_events_user_hash(ngx_str_t *salt, const u_char *user,
+    size_t len, u_char *hex)
+{
+    u_char      key[64], pad[64], inner[20], mac[20];
+    ngx_uint_t  i;
+    ngx_sha1_t  sha1;
+
+    ngx_memzero(key, sizeof(key));
+
+    if (salt->len > sizeof(key)) {
+        ngx_sha1_init(&sha1);
+        ngx_sha1_update(&sha1, salt->data, salt->len);
+        ngx_sha1_final(key, &sha1);
+
+    } else {
+        ngx_memcpy(key, salt->data, salt->len);
+    }
+
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] = key[i] ^ 0x36;
+    }
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, pad, sizeof(pad));
+    ngx_sha1_update(&sha1, user, len);
+    ngx_sha1_final(inner, &sha1);
+
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] = key[i] ^ 0x5c;
+    }
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, pad, sizeof(pad));
+    ngx_sha1_update(&sha1, inner, sizeof(inner));
+    ngx_sha1_final(mac, &sha1);
+
+    ngx_hex_dump(hex, mac, sizeof(mac));
+
+    ngx_explicit_memzero(key, sizeof(key));
+    ngx_explicit_memzero(pad, sizeof(pad));
+}
+
+
+/* the Redis client's callback: exactly once, unless the request went */
+
+static void
+ngx_http_recsys_events_done(void *data, ngx_int_t rc, redisReply *reply,
+    ngx_uint_t errors)
+{
+    ngx_http_recsys_events_ctx_t *ctx = data;
+
+    size_t               i;
+    u_char               buf[NGX_INT_T_LEN + sizeof("{\"accepted\":}")];
+    u_char              *p;
+    redisReply          *e;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+    ngx_http_recsys_events_out_t  out;
+
+    r = ctx->request;
+    c = r->connection;
+
+    if (rc == NGX_AGAIN) {
+        rc = ngx_http_recsys_events_unavailable(r, "Redis did not answer "
+                                                "in time");
+        goto done;
+    }
+
+    if (rc != NGX_OK) {
+        /* the client knows why: lost, refused, shutting down */
+        rc = ngx_http_recsys_events_unavailable(r, NULL);
+        goto done;
+    }
+
+    /* EXEC's reply: an array with one reply per command */
+
+    e = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        e = reply;
+
+    } else {
+        for (i = 0; i < reply->elements; i++) {
+            if (reply->element[i]->type == REDIS_REPLY_ERROR) {
+                e = reply->element[i];
+                break;
+            }
+        }
+    }
+
+    if (e != NULL || errors) {
+        if (e != NULL && e->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "recsys: redis refused the events: %*s",
+                          (size_t) e->len, e->str);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "recsys: redis refused the events");
+        }
+
+        rc = ngx_http_recsys_events_unavailable(r, "Redis refused the "
+                                                "events");
+        goto done;
+    }
+
+    ngx_memzero(&out, sizeof(ngx_http_recsys_events_out_t));
+    out.pool = r->pool;
+
+    p = ngx_sprintf(buf, "{\"accepted\":%ui}", ctx->accepted);
+
+    if (ngx_http_recsys_events_write((const char *) buf, p - buf, &out)
+        != 0)
+    {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    rc = ngx_http_recsys_events_send(r, NGX_HTTP_ACCEPTED, &out);
+
+done:
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
+    const char *reason)
+{
+    time_t            secs;
+    u_char           *p;
+    const char       *why;
+    ngx_table_elt_t  *h;
+
+    secs = ngx_http_recsys_redis_retry_after(r, &why);
+
+    if (reason == NULL) {
+        reason = why;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%T", secs) - p;
+
+    return ngx_http_recsys_events_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        "redis_unavailable", reason);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_events_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    ngx_table_elt_t               *h;
+    ngx_http_recsys_events_out_t   out;
+
+    ngx_memzero(&out, sizeof(ngx_http_recsys_events_out_t));
+    out.pool = r->pool;
+
+    if (rs_render_error(code, message, ngx_http_recsys_events_write, &out)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "recsys: cannot render the answer");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST");
+    }
+
+    return ngx_http_recsys_events_send(r, status, &out);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_events_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_http_recsys_events_out_t *out)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   cl;
+
+    if (ngx_http_recsys_events_write("\n", 1, out) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = out->start;
+    b->last = out->pos;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type,
+                "application/json; charset=utf-8");
+    r->headers_out.content_type_len = sizeof("application/json") - 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    cl.buf = b;
+    cl.next = NULL;
+
+    return ngx_http_output_filter(r, &cl);
+}
+
+
+static int
+ngx_http_recsys_events_write(const char *data, size_t size, void *ctx)
+{
+    ngx_http_recsys_events_out_t *out = ctx;
+
+    u_char  *p;
+    size_t   n, used;
+
+    if ((size_t) (out->end - out->pos) < size) {
+        used = out->pos - out->start;
+        n = ngx_max(2 * (size_t) (out->end - out->start), used + size);
+        n = ngx_max(n, 256);
+
+        p = ngx_pnalloc(out->pool, n);
+        if (p == NULL) {
+            return -1;
+        }
+
+        if (used) {
+            ngx_memcpy(p, out->start, used);
+        }
+
+        out->start = p;
+        out->pos = p + used;
+        out->end = p + n;
+    }
+
+    out->pos = ngx_cpymem(out->pos, data, size);
+
+    return 0;
+}
