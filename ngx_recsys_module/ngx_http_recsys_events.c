@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
     ngx_http_request_t              *request;
     ngx_uint_t                       accepted;
+    struct ngx_http_recsys_event_s  *events;    /* counted once applied */
 } ngx_http_recsys_events_ctx_t;
 
 
@@ -73,7 +74,7 @@ typedef struct {
 
 
 /* what one valid event becomes */
-typedef struct {
+typedef struct ngx_http_recsys_event_s {
     ngx_str_t                        item;
     ngx_str_t                        user_key;
     ngx_str_t                        variant_key;
@@ -82,6 +83,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_recsys_events_handler(ngx_http_request_t *r);
+static void ngx_http_recsys_events_count(ngx_http_recsys_events_ctx_t *ctx);
 static void ngx_http_recsys_events_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_events_process(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_events_read_body(ngx_http_request_t *r,
@@ -349,6 +351,7 @@ ngx_http_recsys_events_process(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->accepted = events.nelts;
+    ctx->events = events.elts;
 
     rc = ngx_http_recsys_redis_send(r, cmds.elts, cmds.nelts,
                                     ngx_http_recsys_events_done, ctx);
@@ -978,6 +981,8 @@ ngx_http_recsys_events_done(void *data, ngx_int_t rc, redisReply *reply,
         goto done;
     }
 
+    ngx_http_recsys_events_count(ctx);
+
     ngx_memzero(&out, sizeof(ngx_http_recsys_events_out_t));
     out.pool = r->pool;
 
@@ -1139,4 +1144,42 @@ ngx_http_recsys_events_write(const char *data, size_t size, void *ctx)
     out->pos = ngx_cpymem(out->pos, data, size);
 
     return 0;
+}
+
+
+/*
+ * Clicks and purchases per variant beside the exposures the recsys
+ * handler counts, so click-through rate per variant is one query; only
+ * once Redis applied the events, so a 503 is never counted.
+ */
+
+static void
+ngx_http_recsys_events_count(ngx_http_recsys_events_ctx_t *ctx)
+{
+    ngx_str_t                 variant;
+    ngx_uint_t                i, family;
+    ngx_http_recsys_event_t  *ev;
+
+    ev = ctx->events;
+
+    for (i = 0; i < ctx->accepted; i++) {
+        if (ev[i].variant_key.len == 0) {
+            continue;
+        }
+
+        if (ngx_strcmp(ev[i].type->name.data, "click") == 0) {
+            family = NGX_HTTP_RECSYS_METRIC_CLICKS;
+
+        } else if (ngx_strcmp(ev[i].type->name.data, "purchase") == 0) {
+            family = NGX_HTTP_RECSYS_METRIC_PURCHASES;
+
+        } else {
+            continue;
+        }
+
+        variant.data = ev[i].variant_key.data + sizeof("recsys:variant:") - 1;
+        variant.len = ev[i].variant_key.len - (sizeof("recsys:variant:") - 1);
+
+        ngx_http_recsys_metrics_count(family, &variant, 1);
+    }
 }

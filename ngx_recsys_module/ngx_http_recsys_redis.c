@@ -635,6 +635,12 @@ ngx_http_recsys_redis_connect(ngx_http_recsys_redis_t *redis)
     ngx_connection_t   *c;
     redisAsyncContext  *ac;
 
+    /* a connection after a failure is a reconnection */
+    if (redis->fails) {
+        ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_REDIS_RECONNECTS,
+                                      NULL, 1);
+    }
+
     if (redis->path) {
         ac = redisAsyncConnectUnix(redis->path);
 
@@ -790,10 +796,16 @@ ngx_http_recsys_redis_failed(ngx_http_recsys_redis_t *redis,
 {
     u_char      *p;
     va_list      args;
+    ngx_str_t    label;
     ngx_msec_t   delay;
     u_char       text[NGX_MAX_ERROR_STR];
 
     redis->reason = reason;
+
+    label.data = (u_char *) reason;
+    label.len = ngx_strlen(reason);
+    ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_REDIS_ERRORS, &label,
+                                  1);
 
     if (redis->fails
         && (ngx_msec_int_t) (redis->retry_at - ngx_current_msec) > 0)
@@ -802,6 +814,11 @@ ngx_http_recsys_redis_failed(ngx_http_recsys_redis_t *redis,
     }
 
     redis->fails++;
+
+    if (redis->fails >= redis->max_fails) {
+        ngx_http_recsys_metrics_set(NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,
+                                    NULL, 2);
+    }
 
     if (redis->fails >= redis->max_fails) {
         delay = redis->fail_timeout;
@@ -964,6 +981,11 @@ ngx_http_recsys_redis_reply(redisAsyncContext *ac, void *reply,
 
     } else {
         /* Redis answers: whatever failed before is over */
+        if (redis->fails >= redis->max_fails) {
+            ngx_http_recsys_metrics_set(NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,
+                                        NULL, 0);
+        }
+
         redis->fails = 0;
 
         if (rr->type == REDIS_REPLY_ERROR) {

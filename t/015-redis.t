@@ -157,7 +157,7 @@ repeat_each(1);
 no_shuffle();
 no_long_string();
 
-plan tests => 123;
+plan tests => 129;
 
 run_tests();
 
@@ -508,3 +508,36 @@ is(main::fd_count($main::Pid0), $main::Fd0, "as many descriptors as before");
 [error]
 [alert]
 [crit]
+
+
+
+=== TEST 15: clicks and purchases per variant reach the metrics
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    recsys_user_salt $TEST_NGINX_SALT;
+    recsys_metrics_zone recsys_metrics:1m;
+--- config
+    location = /events {
+        recsys_events;
+    }
+    location = /metrics {
+        recsys_metrics;
+    }
+--- init
+$main::Redis->cli('FLUSHALL');
+--- request eval
+['POST /events
+[{"user":"carol","item":"shoe-002","type":"click","variant":"B"},
+ {"user":"carol","item":"shoe-002","type":"click","variant":"B"},
+ {"user":"carol","item":"shoe-002","type":"purchase","variant":"B"},
+ {"user":"carol","item":"shoe-003","type":"view","variant":"B"},
+ {"user":"dave","item":"shoe-003","type":"click"}]',
+ 'GET /metrics']
+--- error_code eval
+[202, 200]
+--- response_body_like eval
+['^\{"accepted":5\}$',
+ 'recsys_clicks_total\{variant="B"\} 2\n.*recsys_purchases_total\{variant="B"\} 1\n']
+--- no_error_log
+[error]
