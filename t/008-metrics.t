@@ -82,9 +82,11 @@ add_block_preprocessor(sub {
     recsys_index $TEST_NGINX_INDEX;
     recsys_metrics_zone metrics:1m;
 
-    # one listening socket per worker, so connections go to both
+    # one listening socket per worker, so connections go to both; on the
+    # wildcard address, which also serves the test server's 127.0.0.1
+    # listen (upstream Test::Nginx listens on the wildcard itself)
     server {
-        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT reuseport;
+        listen $TEST_NGINX_SERVER_PORT reuseport;
         server_name reuseport.invalid;
     }
 _EOC_
