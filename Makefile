@@ -25,11 +25,13 @@ CORE_HDRS  := $(wildcard $(CORE)/*.h)
 CORE_OBJS  := $(patsubst $(CORE)/%.c,$(BUILD)/core/%.o,$(CORE_SRCS))
 MOD_SRCS   := $(wildcard ngx_recsys_module/*.c ngx_recsys_module/*.h)
 
-FAISS_A    := $(shell $(CC) -print-file-name=libfaiss.a)
-FAISS_LIBS := $(FAISS_A) -lblas -llapack -fopenmp -lstdc++ -lm
+# recursive: on a fresh machine libfaiss-dev arrives with check-deps,
+# after the Makefile was read
+FAISS_A     = $(shell $(CC) -print-file-name=libfaiss.a)
+FAISS_LIBS  = $(FAISS_A) -lblas -llapack -fopenmp -lstdc++ -lm
 CFLAGS     ?= -O2 -g
 RS_CFLAGS  := -std=gnu99 -Wall -Wextra -Werror -fPIC -I$(CORE) $(CFLAGS)
-LIBS       := $(BUILD)/librs_faiss_c.a $(FAISS_LIBS) -ljansson
+LIBS        = $(BUILD)/librs_faiss_c.a $(FAISS_LIBS) -ljansson
 
 MODULE     := $(BUILD)/ngx_http_recsys_module.so
 CLI        := $(BUILD)/recsys-index
