@@ -65,14 +65,6 @@ typedef struct {
 } ngx_http_recsys_events_ctx_t;
 
 
-typedef struct {
-    ngx_pool_t                      *pool;
-    u_char                          *start;
-    u_char                          *pos;
-    u_char                          *end;
-} ngx_http_recsys_events_out_t;
-
-
 /* what one valid event becomes */
 typedef struct ngx_http_recsys_event_s {
     ngx_str_t                        item;
@@ -86,8 +78,6 @@ static ngx_int_t ngx_http_recsys_events_handler(ngx_http_request_t *r);
 static void ngx_http_recsys_events_count(ngx_http_recsys_events_ctx_t *ctx);
 static void ngx_http_recsys_events_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_events_process(ngx_http_request_t *r);
-static ngx_int_t ngx_http_recsys_events_read_body(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_recsys_events_parse(ngx_http_request_t *r,
     const rs_store_t *st, ngx_str_t *body, ngx_array_t *events,
     const char **code, u_char *msg, size_t size);
@@ -104,12 +94,6 @@ static void ngx_http_recsys_events_done(void *data, ngx_int_t rc,
     redisReply *reply, ngx_uint_t errors);
 static ngx_int_t ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
     const char *reason);
-static ngx_int_t ngx_http_recsys_events_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *message);
-static ngx_int_t ngx_http_recsys_events_send(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_http_recsys_events_out_t *out);
-static int ngx_http_recsys_events_write(const char *data, size_t size,
-    void *ctx);
 
 
 static ngx_http_recsys_event_type_t  ngx_http_recsys_event_types[] = {
@@ -234,9 +218,9 @@ ngx_http_recsys_events_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_recsys_events_error(r, NGX_HTTP_NOT_ALLOWED,
-                                            "method_not_allowed",
-                                            "only POST is allowed");
+        return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED, "POST",
+                                          "method_not_allowed",
+                                          "only POST is allowed");
     }
 
     if (r->headers_in.content_length_n > NGX_HTTP_RECSYS_EVENTS_MAX_BODY) {
@@ -245,10 +229,10 @@ ngx_http_recsys_events_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_recsys_events_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "body_too_large",
-                                            "the body is larger than "
-                                            "65536 bytes");
+        return ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, NULL,
+                                          "body_too_large",
+                                          "the body is larger than "
+                                          "65536 bytes");
     }
 
     rc = ngx_http_read_client_request_body(r,
@@ -298,17 +282,17 @@ ngx_http_recsys_events_process(ngx_http_request_t *r)
 
     st = rs_engine_store(rlcf->index->engine);
 
-    rc = ngx_http_recsys_events_read_body(r, &body);
+    rc = ngx_http_recsys_read_body(r, NGX_HTTP_RECSYS_EVENTS_MAX_BODY, &body);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_recsys_events_error(r, NGX_HTTP_BAD_REQUEST,
-                                            "body_too_large",
-                                            "the body is larger than "
-                                            "65536 bytes");
+        return ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, NULL,
+                                          "body_too_large",
+                                          "the body is larger than "
+                                          "65536 bytes");
     }
 
     if (ngx_array_init(&events, r->pool, 4, sizeof(ngx_http_recsys_event_t))
@@ -328,8 +312,8 @@ ngx_http_recsys_events_process(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "recsys: events refused: %s", msg);
 
-        return ngx_http_recsys_events_error(r, NGX_HTTP_BAD_REQUEST, code,
-                                            (const char *) msg);
+        return ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, NULL,
+                                          code, (const char *) msg);
     }
 
     if (ngx_array_init(&cmds, r->pool,
@@ -368,113 +352,21 @@ ngx_http_recsys_events_process(ngx_http_request_t *r)
 }
 
 
-/* the body in one piece, from memory or from nginx's temporary file */
-
-static ngx_int_t
-ngx_http_recsys_events_read_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    off_t         len;
-    u_char       *p;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    ngx_str_null(body);
-
-    if (r->request_body == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            len += b->last - b->pos;
-
-        } else if (b->in_file) {
-            len += b->file_last - b->file_pos;
-        }
-    }
-
-    /* chunked bodies have no Content-Length to check up front */
-    if (len > NGX_HTTP_RECSYS_EVENTS_MAX_BODY) {
-        return NGX_DECLINED;
-    }
-
-    if (len == 0) {
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-    body->len = (size_t) len;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-
-        } else if (b->in_file) {
-            len = b->file_last - b->file_pos;
-
-            n = ngx_read_file(b->file, p, (size_t) len, b->file_pos);
-
-            if (n != (ssize_t) len) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "recsys: cannot read the request body back "
-                              "from \"%V\"", &b->file->name);
-                return NGX_ERROR;
-            }
-
-            p += n;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_recsys_events_parse(ngx_http_request_t *r, const rs_store_t *st,
     ngx_str_t *body, ngx_array_t *events, const char **code, u_char *msg,
     size_t size)
 {
-    u_char                   *p, *last;
+    u_char                   *p;
     size_t                    n, i;
     json_t                   *root, *obj;
     ngx_int_t                 rc;
-    const char               *c;
-    json_error_t              jerr;
     ngx_http_recsys_event_t  *ev;
 
     *code = "invalid_json";
 
-    if (body->len == 0) {
-        ngx_snprintf(msg, size - 1, "the body is empty%Z");
-        return NGX_DECLINED;
-    }
-
-    root = json_loadb((const char *) body->data, body->len,
-                      JSON_REJECT_DUPLICATES, &jerr);
-
+    root = ngx_http_recsys_parse_body(body, msg, size);
     if (root == NULL) {
-        last = ngx_snprintf(msg, size - 1,
-                            "the body is not valid JSON: line %d, column "
-                            "%d: ", jerr.line, jerr.column);
-
-        /* jansson quotes the input: keep the message printable ASCII */
-        for (c = jerr.text; *c && last < msg + size - 1; c++) {
-            *last++ = (*c >= 0x20 && *c < 0x7f) ? *c : '?';
-        }
-
-        *last = '\0';
         return NGX_DECLINED;
     }
 
@@ -927,12 +819,10 @@ ngx_http_recsys_events_done(void *data, ngx_int_t rc, redisReply *reply,
     ngx_http_recsys_events_ctx_t *ctx = data;
 
     size_t               i;
-    u_char               buf[NGX_INT_T_LEN + sizeof("{\"accepted\":}")];
-    u_char              *p;
+    json_t              *answer;
     redisReply          *e;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
-    ngx_http_recsys_events_out_t  out;
 
     r = ctx->request;
     c = r->connection;
@@ -983,19 +873,15 @@ ngx_http_recsys_events_done(void *data, ngx_int_t rc, redisReply *reply,
 
     ngx_http_recsys_events_count(ctx);
 
-    ngx_memzero(&out, sizeof(ngx_http_recsys_events_out_t));
-    out.pool = r->pool;
+    answer = json_pack("{s:I}", "accepted", (json_int_t) ctx->accepted);
 
-    p = ngx_sprintf(buf, "{\"accepted\":%ui}", ctx->accepted);
-
-    if (ngx_http_recsys_events_write((const char *) buf, p - buf, &out)
-        != 0)
-    {
+    if (answer == NULL) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         goto done;
     }
 
-    rc = ngx_http_recsys_events_send(r, NGX_HTTP_ACCEPTED, &out);
+    rc = ngx_http_recsys_send_object(r, NGX_HTTP_ACCEPTED, answer);
+    json_decref(answer);
 
 done:
 
@@ -1034,116 +920,8 @@ ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
     h->value.data = p;
     h->value.len = ngx_sprintf(p, "%T", secs) - p;
 
-    return ngx_http_recsys_events_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        "redis_unavailable", reason);
-}
-
-
-static ngx_int_t
-ngx_http_recsys_events_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message)
-{
-    ngx_table_elt_t               *h;
-    ngx_http_recsys_events_out_t   out;
-
-    ngx_memzero(&out, sizeof(ngx_http_recsys_events_out_t));
-    out.pool = r->pool;
-
-    if (rs_render_error(code, message, ngx_http_recsys_events_write, &out)
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "recsys: cannot render the answer");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
-    }
-
-    return ngx_http_recsys_events_send(r, status, &out);
-}
-
-
-static ngx_int_t
-ngx_http_recsys_events_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_http_recsys_events_out_t *out)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   cl;
-
-    if (ngx_http_recsys_events_write("\n", 1, out) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = out->start;
-    b->last = out->pos;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "application/json; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    cl.buf = b;
-    cl.next = NULL;
-
-    return ngx_http_output_filter(r, &cl);
-}
-
-
-static int
-ngx_http_recsys_events_write(const char *data, size_t size, void *ctx)
-{
-    ngx_http_recsys_events_out_t *out = ctx;
-
-    u_char  *p;
-    size_t   n, used;
-
-    if ((size_t) (out->end - out->pos) < size) {
-        used = out->pos - out->start;
-        n = ngx_max(2 * (size_t) (out->end - out->start), used + size);
-        n = ngx_max(n, 256);
-
-        p = ngx_pnalloc(out->pool, n);
-        if (p == NULL) {
-            return -1;
-        }
-
-        if (used) {
-            ngx_memcpy(p, out->start, used);
-        }
-
-        out->start = p;
-        out->pos = p + used;
-        out->end = p + n;
-    }
-
-    out->pos = ngx_cpymem(out->pos, data, size);
-
-    return 0;
+    return ngx_http_recsys_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
+                                      "redis_unavailable", reason);
 }
 
 

@@ -67,7 +67,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         err.code = "method_not_allowed";
         ngx_sprintf(err.message, "only GET and HEAD are allowed%Z");
-        rc = ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED, &err);
+        rc = ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED, "GET, HEAD",
+                                        err.code,
+                                        (const char *) err.message);
         ctx->took_ms = ngx_http_recsys_now_ms() - ctx->start_ms;
         return rc;
     }
@@ -109,7 +111,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "recsys: bad request: %s", err.message);
-        rc = ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, &err);
+        rc = ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, NULL,
+                                        err.code,
+                                        (const char *) err.message);
         ctx->took_ms = ngx_http_recsys_now_ms() - ctx->start_ms;
         return rc;
     }

@@ -165,7 +165,13 @@ ngx_int_t ngx_http_recsys_send_answer(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, const rs_engine_t *engine,
     const rs_render_t *render, ngx_uint_t format);
 ngx_int_t ngx_http_recsys_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_http_recsys_error_t *err);
+    ngx_uint_t status, const char *allow, const char *code,
+    const char *message);
+ngx_int_t ngx_http_recsys_send_object(ngx_http_request_t *r,
+    ngx_uint_t status, void *object);
+ngx_int_t ngx_http_recsys_read_body(ngx_http_request_t *r, off_t max,
+    ngx_str_t *body);
+void *ngx_http_recsys_parse_body(ngx_str_t *body, u_char *msg, size_t size);
 
 ngx_int_t ngx_http_recsys_html_init_main(ngx_conf_t *cf,
     ngx_http_recsys_main_conf_t *rmcf);

@@ -271,9 +271,11 @@ ngx_http_recsys_send_answer(ngx_http_request_t *r,
 }
 
 
+/* an error of every recsys endpoint; allow names the methods of a 405 */
+
 ngx_int_t
 ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_http_recsys_error_t *err)
+    const char *allow, const char *code, const char *message)
 {
     ngx_str_t                  type;
     ngx_http_recsys_writer_t   w;
@@ -282,20 +284,48 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
     w.request = r;
     w.last = &w.out;
 
-    if (rs_render_error(err->code, (const char *) err->message,
-                        ngx_http_recsys_write, &w)
-        != 0
+    if (rs_render_error(code, message, ngx_http_recsys_write, &w) != 0
         || ngx_http_recsys_write("\n", 1, &w) != 0)
     {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "recsys: cannot render the answer");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (status == NGX_HTTP_NOT_ALLOWED
         && ngx_http_recsys_header(r, "Allow", sizeof("Allow") - 1,
-                                  (u_char *) "GET, HEAD",
-                                  sizeof("GET, HEAD") - 1)
+                                  (u_char *) allow, ngx_strlen(allow))
            != NGX_OK)
     {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&type, "application/json; charset=utf-8");
+
+    return ngx_http_recsys_send(r, status, &type, &w);
+}
+
+
+/* a small JSON object as the whole answer: the admin endpoints' results */
+
+ngx_int_t
+ngx_http_recsys_send_object(ngx_http_request_t *r, ngx_uint_t status,
+    void *object)
+{
+    ngx_str_t                  type;
+    ngx_http_recsys_writer_t   w;
+
+    ngx_memzero(&w, sizeof(ngx_http_recsys_writer_t));
+    w.request = r;
+    w.last = &w.out;
+
+    if (json_dump_callback(object, ngx_http_recsys_write, &w,
+                           JSON_COMPACT | JSON_REAL_PRECISION(15))
+        != 0
+        || ngx_http_recsys_write("\n", 1, &w) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "recsys: cannot render the answer");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

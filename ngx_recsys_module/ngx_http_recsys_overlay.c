@@ -100,14 +100,6 @@ typedef struct {
 } ngx_http_recsys_patch_t;
 
 
-typedef struct {
-    ngx_pool_t                        *pool;
-    u_char                            *start;
-    u_char                            *pos;
-    u_char                            *end;
-} ngx_http_recsys_overlay_out_t;
-
-
 ngx_int_t ngx_http_recsys_overlay_check(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf);
 
@@ -125,8 +117,6 @@ static void ngx_http_recsys_overlay_apply(ngx_http_recsys_overlay_sh_t *sh,
 static ngx_int_t ngx_http_recsys_patch_handler(ngx_http_request_t *r);
 static void ngx_http_recsys_patch_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_patch(ngx_http_request_t *r);
-static ngx_int_t ngx_http_recsys_patch_read_body(ngx_http_request_t *r,
-    ngx_str_t *body, u_char *msg, size_t size);
 static ngx_int_t ngx_http_recsys_patch_parse(ngx_http_request_t *r,
     const rs_store_t *st, ngx_str_t *body, ngx_array_t *patches,
     const char **code, u_char *msg, size_t size);
@@ -135,12 +125,6 @@ static ngx_int_t ngx_http_recsys_patch_parse_one(const rs_store_t *st,
     u_char *msg, size_t size);
 static size_t ngx_http_recsys_overlay_utf8_cut(const u_char *s, size_t len,
     size_t max);
-static ngx_int_t ngx_http_recsys_overlay_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, u_char *message);
-static ngx_int_t ngx_http_recsys_overlay_send(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_http_recsys_overlay_out_t *out);
-static int ngx_http_recsys_overlay_write(const char *data, size_t size,
-    void *ctx);
 
 
 /* recsys_overlay_zone name:size; */
@@ -803,8 +787,9 @@ ngx_http_recsys_patch_handler(ngx_http_request_t *r)
         }
 
         ngx_sprintf(msg, "only POST is allowed%Z");
-        return ngx_http_recsys_overlay_error(r, NGX_HTTP_NOT_ALLOWED,
-                                             "method_not_allowed", msg);
+        return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED, "POST",
+                                          "method_not_allowed",
+                                          (const char *) msg);
     }
 
     if (r->headers_in.content_length_n > NGX_HTTP_RECSYS_PATCH_MAX_BODY) {
@@ -821,8 +806,9 @@ ngx_http_recsys_patch_handler(ngx_http_request_t *r)
 
         ngx_sprintf(msg, "the body is larger than %d bytes%Z",
                     NGX_HTTP_RECSYS_PATCH_MAX_BODY);
-        return ngx_http_recsys_overlay_error(r, NGX_HTTP_BAD_REQUEST,
-                                             "body_too_large", msg);
+        return ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST, NULL,
+                                          "body_too_large",
+                                          (const char *) msg);
     }
 
     rc = ngx_http_read_client_request_body(r,
@@ -857,7 +843,6 @@ ngx_http_recsys_patch(ngx_http_request_t *r)
     ngx_http_recsys_index_t        *index;
     ngx_http_recsys_overlay_sh_t   *sh;
     ngx_http_recsys_overlay_ctx_t  *ctx;
-    ngx_http_recsys_overlay_out_t   out;
     ngx_http_recsys_loc_conf_t     *rlcf;
     ngx_http_recsys_main_conf_t    *rmcf;
 
@@ -890,13 +875,16 @@ ngx_http_recsys_patch(ngx_http_request_t *r)
     st = rs_engine_store(index->engine);
     version = rs_engine_version(index->engine);
 
-    rc = ngx_http_recsys_patch_read_body(r, &body, msg, sizeof(msg));
+    rc = ngx_http_recsys_read_body(r, NGX_HTTP_RECSYS_PATCH_MAX_BODY, &body);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc == NGX_DECLINED) {
+        ngx_snprintf(msg, sizeof(msg) - 1,
+                     "the body is larger than %d bytes%Z",
+                     NGX_HTTP_RECSYS_PATCH_MAX_BODY);
         code = "body_too_large";
         status = NGX_HTTP_BAD_REQUEST;
         goto refuse;
@@ -959,104 +947,19 @@ ngx_http_recsys_patch(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(&out, sizeof(ngx_http_recsys_overlay_out_t));
-    out.pool = r->pool;
-
-    rc = json_dump_callback(root, ngx_http_recsys_overlay_write, &out,
-                            JSON_COMPACT);
+    rc = ngx_http_recsys_send_object(r, NGX_HTTP_OK, root);
 
     json_decref(root);
 
-    if (rc != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_recsys_overlay_send(r, NGX_HTTP_OK, &out);
+    return rc;
 
 refuse:
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "recsys: catalog patch refused: %s", msg);
 
-    return ngx_http_recsys_overlay_error(r, status, code, msg);
-}
-
-
-/*
- * The body in one piece: in memory, or read back from the temporary file
- * nginx wrote a large one to.
- */
-
-static ngx_int_t
-ngx_http_recsys_patch_read_body(ngx_http_request_t *r, ngx_str_t *body,
-    u_char *msg, size_t size)
-{
-    off_t         len;
-    u_char       *p;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    ngx_str_null(body);
-
-    if (r->request_body == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            len += b->last - b->pos;
-
-        } else if (b->in_file) {
-            len += b->file_last - b->file_pos;
-        }
-    }
-
-    if (len > NGX_HTTP_RECSYS_PATCH_MAX_BODY) {
-        ngx_snprintf(msg, size - 1, "the body is larger than %d bytes%Z",
-                     NGX_HTTP_RECSYS_PATCH_MAX_BODY);
-        return NGX_DECLINED;
-    }
-
-    if (len == 0) {
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-    body->len = (size_t) len;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-
-        } else if (b->in_file) {
-            len = b->file_last - b->file_pos;
-
-            n = ngx_read_file(b->file, p, (size_t) len, b->file_pos);
-
-            if (n != (ssize_t) len) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "recsys: cannot read the request body back "
-                              "from \"%V\"", &b->file->name);
-                return NGX_ERROR;
-            }
-
-            p += n;
-        }
-    }
-
-    return NGX_OK;
+    return ngx_http_recsys_send_error(r, status, "POST", code,
+                                      (const char *) msg);
 }
 
 
@@ -1067,35 +970,16 @@ ngx_http_recsys_patch_parse(ngx_http_request_t *r, const rs_store_t *st,
     ngx_str_t *body, ngx_array_t *patches, const char **code, u_char *msg,
     size_t size)
 {
-    u_char                   *p, *last;
+    u_char                   *p;
     size_t                    n, i;
     json_t                   *root, *obj;
     ngx_int_t                 rc;
-    const char               *c;
-    json_error_t              jerr;
     ngx_http_recsys_patch_t  *patch;
 
     *code = "invalid_json";
 
-    if (body->len == 0) {
-        ngx_snprintf(msg, size - 1, "the body is empty%Z");
-        return NGX_DECLINED;
-    }
-
-    root = json_loadb((const char *) body->data, body->len,
-                      JSON_REJECT_DUPLICATES, &jerr);
-
+    root = ngx_http_recsys_parse_body(body, msg, size);
     if (root == NULL) {
-        last = ngx_snprintf(msg, size - 1,
-                            "the body is not valid JSON: line %d, column "
-                            "%d: ", jerr.line, jerr.column);
-
-        /* jansson quotes the input: keep the message printable ASCII */
-        for (c = jerr.text; *c && last < msg + size - 1; c++) {
-            *last++ = (*c >= 0x20 && *c < 0x7f) ? *c : '?';
-        }
-
-        *last = '\0';
         return NGX_DECLINED;
     }
 
@@ -1289,118 +1173,4 @@ ngx_http_recsys_overlay_utf8_cut(const u_char *s, size_t len, size_t max)
     }
 
     return len;
-}
-
-
-/*
- * The "recsys" handler's error shape; its sender names GET and HEAD in
- * the Allow header of a 405, this handler takes POST.
- */
-
-static ngx_int_t
-ngx_http_recsys_overlay_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, u_char *message)
-{
-    ngx_http_recsys_overlay_out_t  out;
-
-    ngx_memzero(&out, sizeof(ngx_http_recsys_overlay_out_t));
-    out.pool = r->pool;
-
-    if (rs_render_error(code, (const char *) message,
-                        ngx_http_recsys_overlay_write, &out)
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "recsys: cannot render the answer");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_recsys_overlay_send(r, status, &out);
-}
-
-
-static ngx_int_t
-ngx_http_recsys_overlay_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_http_recsys_overlay_out_t *out)
-{
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       cl;
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_recsys_overlay_write("\n", 1, out) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = out->start;
-    b->last = out->pos;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type,
-                "application/json; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("application/json") - 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    cl.buf = b;
-    cl.next = NULL;
-
-    return ngx_http_output_filter(r, &cl);
-}
-
-
-static int
-ngx_http_recsys_overlay_write(const char *data, size_t size, void *ctx)
-{
-    ngx_http_recsys_overlay_out_t *out = ctx;
-
-    u_char  *p;
-    size_t   n, used;
-
-    if ((size_t) (out->end - out->pos) < size) {
-        used = out->pos - out->start;
-        n = ngx_max(2 * (size_t) (out->end - out->start), used + size);
-        n = ngx_max(n, 256);
-
-        p = ngx_pnalloc(out->pool, n);
-        if (p == NULL) {
-            return -1;
-        }
-
-        if (used) {
-            ngx_memcpy(p, out->start, used);
-        }
-
-        out->start = p;
-        out->pos = p + used;
-        out->end = p + n;
-    }
-
-    out->pos = ngx_cpymem(out->pos, data, size);
-
-    return 0;
 }
