@@ -523,20 +523,6 @@ rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
 }
 
 
-const rs_vocab_t *
-rs_engine_vocab(const rs_engine_t *e)
-{
-    return e->vocab;
-}
-
-
-const rs_profile_t *
-rs_engine_default_profile(const rs_engine_t *e)
-{
-    return &e->profile;
-}
-
-
 /* the most popular items that pass: the answer with nothing to go on */
 
 static int

@@ -98,8 +98,6 @@ const char *rs_engine_version(const rs_engine_t *e);
 const char *rs_engine_index_type(const rs_engine_t *e);
 int rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
     float *vec);
-const rs_profile_t *rs_engine_default_profile(const rs_engine_t *e);
-const rs_vocab_t *rs_engine_vocab(const rs_engine_t *e);
 int rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res);
 
