@@ -20,6 +20,9 @@
 /* MMR looks this many times k deep: lower-scored items never win a slot */
 #define RS_MMR_POOL  4
 
+/* changes every fingerprint, and so every cache key, if what it hashes does */
+#define RS_PROFILE_FP_VERSION  1
+
 
 typedef struct {
     uint32_t     value;             /* string offset in the store */
@@ -44,6 +47,10 @@ static int rs_rank_cap_ok(rs_cap_t *caps, uint32_t n, uint32_t max,
 static void rs_rank_cap_add(rs_cap_t *caps, uint32_t *n, uint32_t value);
 static int rs_rank_taken(const rs_hit_t *out, const uint8_t *used,
     uint32_t k, uint32_t item);
+static uint64_t rs_fp_num(uint64_t h, double v);
+static uint64_t rs_fp_str(uint64_t h, const char *s, size_t len);
+static uint64_t rs_fp_match(uint64_t h, const rs_match_t *m);
+static uint64_t rs_fp_filter(uint64_t h, const rs_filter_t *f);
 
 
 static const char  *rs_signal_names[RS_SIGNALS] = {
@@ -87,6 +94,138 @@ rs_profile_init(rs_profile_t *p)
     p->rating_prior = -1;
     p->rating_prior_count = 10;
     p->diversity = 0.3f;
+}
+
+
+/*
+ * Everything that changes what a profile ranks or how the answer looks,
+ * the name included (the answer carries it), hashed field by field in a
+ * fixed byte order: cache keys built from it are shared through Redis by
+ * every node, and an edited profile must never find the old entries.
+ */
+
+uint64_t
+rs_profile_fingerprint(const rs_profile_t *p)
+{
+    int       i;
+    uint32_t  n;
+    uint64_t  h;
+
+    h = rs_fp_num(0, RS_PROFILE_FP_VERSION);
+    h = rs_fp_str(h, p->name, p->name_len);
+
+    for (i = 0; i < RS_SIGNALS; i++) {
+        h = rs_fp_num(h, p->weights[i]);
+    }
+
+    h = rs_fp_num(h, p->half_life_days);
+    h = rs_fp_num(h, p->rating_prior);
+    h = rs_fp_num(h, p->rating_prior_count);
+    h = rs_fp_num(h, p->diversity);
+    h = rs_fp_num(h, p->max_per_brand);
+    h = rs_fp_num(h, p->max_per_category);
+    h = rs_fp_filter(h, &p->filter);
+
+    h = rs_fp_num(h, p->nboosts);
+
+    for (n = 0; n < p->nboosts; n++) {
+        h = rs_fp_match(h, &p->boosts[n].match);
+        h = rs_fp_num(h, p->boosts[n].factor);
+    }
+
+    h = rs_fp_num(h, p->nblocks);
+
+    for (n = 0; n < p->nblocks; n++) {
+        h = rs_fp_match(h, &p->blocks[n]);
+    }
+
+    h = rs_fp_num(h, p->npins);
+
+    for (n = 0; n < p->npins; n++) {
+        h = rs_fp_str(h, p->pins[n].id, p->pins[n].len);
+        h = rs_fp_num(h, p->pins[n].position);
+    }
+
+    h = rs_fp_num(h, p->npromos);
+
+    for (n = 0; n < p->npromos; n++) {
+        h = rs_fp_match(h, &p->promos[n].match);
+        h = rs_fp_num(h, p->promos[n].slots);
+        h = rs_fp_num(h, p->promos[n].per);
+    }
+
+    return h;
+}
+
+
+/* a number as the 8 little-endian bytes of its double, with -0 as 0 */
+
+static uint64_t
+rs_fp_num(uint64_t h, double v)
+{
+    int            i;
+    uint64_t       bits;
+    unsigned char  b[8];
+
+    if (v == 0) {
+        v = 0;
+    }
+
+    memcpy(&bits, &v, sizeof(bits));
+
+    for (i = 0; i < 8; i++) {
+        b[i] = (unsigned char) (bits >> (8 * i));
+    }
+
+    return rs_hash64(b, sizeof(b), h);
+}
+
+
+/* rs_hash64() mixes the length in: "ab" + "c" and "a" + "bc" differ */
+
+static uint64_t
+rs_fp_str(uint64_t h, const char *s, size_t len)
+{
+    return rs_hash64(len ? s : "", len, h);
+}
+
+
+static uint64_t
+rs_fp_match(uint64_t h, const rs_match_t *m)
+{
+    h = rs_fp_num(h, m->kind);
+
+    return rs_fp_str(h, m->value, m->len);
+}
+
+
+static uint64_t
+rs_fp_filter(uint64_t h, const rs_filter_t *f)
+{
+    unsigned  i;
+
+    h = rs_fp_str(h, f->category, f->category_len);
+    h = rs_fp_str(h, f->brand, f->brand_len);
+    h = rs_fp_str(h, f->tag, f->tag_len);
+    h = rs_fp_num(h, f->has_min_price | f->has_max_price << 1
+                     | f->has_min_rating << 2 | f->in_stock << 3);
+    h = rs_fp_num(h, f->has_min_price ? f->min_price : 0);
+    h = rs_fp_num(h, f->has_max_price ? f->max_price : 0);
+    h = rs_fp_num(h, f->has_min_rating ? f->min_rating : 0);
+
+    h = rs_fp_num(h, f->nexclude_brands);
+
+    for (i = 0; i < f->nexclude_brands; i++) {
+        h = rs_fp_str(h, f->exclude_brands[i], f->exclude_brand_lens[i]);
+    }
+
+    h = rs_fp_num(h, f->nexclude_terms);
+
+    for (i = 0; i < f->nexclude_terms; i++) {
+        h = rs_fp_str(h, f->exclude_terms[i], f->exclude_term_lens[i]);
+    }
+
+    return h;
 }
 
 

@@ -164,6 +164,7 @@ typedef struct {
 
 const char *rs_signal_name(int signal);
 void rs_profile_init(rs_profile_t *p);
+uint64_t rs_profile_fingerprint(const rs_profile_t *p);
 int rs_signal_parse(const char *name, size_t len);
 void rs_filter_merge(rs_filter_t *out, const rs_filter_t *request,
     const rs_filter_t *profile);
