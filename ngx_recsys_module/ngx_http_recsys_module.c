@@ -168,6 +168,20 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_recsys_cache_ttl,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("recsys_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_recsys_metrics_zone,
@@ -276,6 +290,8 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->format = NGX_CONF_UNSET_UINT;
     rlcf->understand = NGX_CONF_UNSET;
     rlcf->tpl = NGX_CONF_UNSET_PTR;
+    rlcf->cache_ttl = NGX_CONF_UNSET;
+    rlcf->cache_stale = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -298,6 +314,12 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_RECSYS_FORMAT_JSON);
     ngx_conf_merge_ptr_value(conf->tpl, prev->tpl, NULL);
     ngx_conf_merge_str_value(conf->cache_control, prev->cache_control, "");
+
+    /* "recsys_cache_ttl" sets both */
+    ngx_conf_merge_sec_value(conf->cache_ttl, prev->cache_ttl,
+                             NGX_HTTP_RECSYS_CACHE_DEFAULT_TTL);
+    ngx_conf_merge_sec_value(conf->cache_stale, prev->cache_stale,
+                             NGX_HTTP_RECSYS_CACHE_DEFAULT_STALE);
 
     if (conf->query == NULL) {
         conf->query = prev->query;

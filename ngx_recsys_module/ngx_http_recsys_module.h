@@ -45,6 +45,7 @@ typedef struct {
     ngx_array_t                  profiles;  /* ngx_http_recsys_profile_t * */
     ngx_shm_zone_t              *overlay_zone;
     ngx_shm_zone_t              *metrics_zone;
+    ngx_shm_zone_t              *cache_zone;
     ngx_str_t                    metrics_file;  /* the first "recsys_metrics" */
     ngx_uint_t                   metrics_line;
     rs_tpl_t                    *default_tpl;
@@ -73,6 +74,8 @@ typedef struct {
     ngx_str_t                    cache_control;
     ngx_str_t                    vary;
     ngx_flag_t                   events;
+    time_t                       cache_ttl;
+    time_t                       cache_stale;
 } ngx_http_recsys_loc_conf_t;
 
 
@@ -233,6 +236,47 @@ ngx_int_t ngx_http_recsys_redis_command(ngx_http_request_t *r,
     const char **argv, size_t *argvlen);
 time_t ngx_http_recsys_redis_retry_after(ngx_http_request_t *r,
     const char **reason);
+
+/*
+ * The two-tier cache (ngx_http_recsys_cache.c): tier 1 is the node's
+ * "recsys_cache_zone", tier 2 Redis.  A state is what a lookup found.
+ */
+#define NGX_HTTP_RECSYS_CACHE_MISS      0
+#define NGX_HTTP_RECSYS_CACHE_HIT       1
+#define NGX_HTTP_RECSYS_CACHE_STALE     2   /* past ttl, inside stale=:
+                                               serve it and refresh it */
+#define NGX_HTTP_RECSYS_CACHE_NEGATIVE  3   /* a remembered failure */
+#define NGX_HTTP_RECSYS_CACHE_UPDATING  4   /* stale, and another request
+                                               refreshes it: serve it */
+
+#define NGX_HTTP_RECSYS_CACHE_DEFAULT_TTL    300     /* seconds */
+#define NGX_HTTP_RECSYS_CACHE_DEFAULT_STALE  60
+
+/*
+ * rc NGX_OK with a state and value (MISS: empty; HIT, STALE, NEGATIVE:
+ * in r->pool), or NGX_ERROR (Redis failed, or no memory) or NGX_AGAIN
+ * (Redis timed out) with value NULL.
+ */
+typedef void (*ngx_http_recsys_cache_handler_pt)(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, ngx_uint_t state, ngx_str_t *value);
+
+char *ngx_http_recsys_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_cache_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* tier 1, synchronous: a state, or NGX_ERROR (no memory) */
+ngx_int_t ngx_http_recsys_cache_get(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value);
+/* both tiers; Redis: SET key value PX (ttl + stale), not waited for */
+void ngx_http_recsys_cache_put(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, time_t ttl, ngx_uint_t negative);
+/* tier 2, asynchronous: NGX_OK (handler called later), NGX_DECLINED, or
+ * NGX_ERROR; a Redis hit is copied into tier 1 */
+ngx_int_t ngx_http_recsys_cache_fetch(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_http_recsys_cache_handler_pt handler, void *data);
+ngx_int_t ngx_http_recsys_cache_key(ngx_http_request_t *r, const char *kind,
+    const rs_profile_t *profile, ngx_str_t *parts, ngx_uint_t nparts,
+    ngx_str_t *key);
 
 char *ngx_http_recsys_user_salt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
