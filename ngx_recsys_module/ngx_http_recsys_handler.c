@@ -16,6 +16,19 @@
 #include "ngx_http_recsys_module.h"
 
 
+static ngx_int_t ngx_http_recsys_step(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_rank(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_degraded_header(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_deadline_cleanup(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static void ngx_http_recsys_deadline_cancel(void *data);
+static void ngx_http_recsys_deadline(ngx_event_t *ev);
+static void ngx_http_recsys_resume(ngx_http_request_t *r);
 static void *ngx_http_recsys_palloc(void *data, size_t size);
 static double ngx_http_recsys_now_ms(void);
 static ngx_int_t ngx_http_recsys_arg(ngx_http_request_t *r, const char *name,
@@ -41,15 +54,9 @@ static void ngx_http_recsys_trim(ngx_str_t *s);
 ngx_int_t
 ngx_http_recsys_handler(ngx_http_request_t *r)
 {
-    double                       t;
     ngx_int_t                    rc;
-    ngx_str_t                    query;
-    ngx_flag_t                   explain;
     ngx_uint_t                   format;
-    rs_render_t                  render;
-    rs_result_t                  result;
-    rs_request_t                 req;
-    const rs_engine_t           *engine;
+    rs_request_t                *req;
     ngx_http_recsys_ctx_t       *ctx;
     ngx_http_recsys_error_t      err;
     ngx_http_recsys_loc_conf_t  *rlcf;
@@ -80,28 +87,27 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     }
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
-    engine = rlcf->index->engine;
 
-    ngx_memzero(&req, sizeof(rs_request_t));
-    req.k = (uint32_t) rlcf->k;
-    req.candidates = (uint32_t) rlcf->candidates;
-    req.now = (double) ngx_time();
-    req.understand = rlcf->understand ? 1 : 0;
-    req.alloc = ngx_http_recsys_palloc;
-    req.alloc_data = r->pool;
-    req.profile = ngx_http_recsys_find_profile(r, rlcf);
-    req.overlay_data = ngx_http_recsys_overlay_data(r, rlcf->index);
+    req = &ctx->req;
+    req->k = (uint32_t) rlcf->k;
+    req->candidates = (uint32_t) rlcf->candidates;
+    req->now = (double) ngx_time();
+    req->understand = rlcf->understand ? 1 : 0;
+    req->alloc = ngx_http_recsys_palloc;
+    req->alloc_data = r->pool;
+    req->profile = ngx_http_recsys_find_profile(r, rlcf);
+    req->overlay_data = ngx_http_recsys_overlay_data(r, rlcf->index);
 
-    if (req.overlay_data != NULL) {
-        req.overlay = ngx_http_recsys_overlay_view;
+    if (req->overlay_data != NULL) {
+        req->overlay = ngx_http_recsys_overlay_view;
     }
 
     rc = ngx_http_recsys_negotiate(r, rlcf, &format, &err);
 
     if (rc == NGX_OK) {
         ctx->format = format;
-        rc = ngx_http_recsys_parse_args(r, rlcf, &req, &query, &explain,
-                                        &err);
+        rc = ngx_http_recsys_parse_args(r, rlcf, req, &ctx->query,
+                                        &ctx->explain, &err);
     }
 
     if (rc == NGX_ERROR) {
@@ -119,39 +125,313 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     }
 
     ctx->us_parse = (ngx_http_recsys_now_ms() - ctx->start_ms) * 1000;
+    ctx->phase = NGX_HTTP_RECSYS_PHASE_PREPARE;
 
-    if (rs_engine_recommend(engine, &req, &result) != 0) {
+    return ngx_http_recsys_step(r, ctx);
+}
+
+
+/*
+ * Runs the phases until one has to wait for Redis or a subrequest; the
+ * first wait takes a reference on the request (NGX_DONE), the lookup's
+ * callback wakes it up through ngx_http_recsys_wake().
+ */
+
+static ngx_int_t
+ngx_http_recsys_step(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    for ( ;; ) {
+
+        if (ctx->pending) {
+            if (!ctx->waiting) {
+                ctx->waiting = 1;
+                r->main->count++;
+            }
+
+            return NGX_DONE;
+        }
+
+        if (ctx->deadline.timer_set) {
+            ngx_del_timer(&ctx->deadline);
+        }
+
+        switch (ctx->phase) {
+
+        case NGX_HTTP_RECSYS_PHASE_PREPARE:
+            rc = ngx_http_recsys_rank(r, ctx);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            ctx->phase = NGX_HTTP_RECSYS_PHASE_NARRATIVE;
+            ctx->narrative_ms = ngx_http_recsys_now_ms();
+
+            rc = ngx_http_recsys_narrative(r, ctx);
+
+            if (rc == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            break;
+
+        default: /* NGX_HTTP_RECSYS_PHASE_NARRATIVE */
+            return ngx_http_recsys_answer(r, ctx);
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_recsys_rank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    const rs_engine_t           *engine;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    engine = rlcf->index->engine;
+
+    if (rs_engine_recommend(engine, &ctx->req, &ctx->result) != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "recsys: search failed (out of memory or index "
                       "error)");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->us_embed = result.us_embed;
-    ctx->us_retrieve = result.us_retrieve;
-    ctx->us_rank = result.us_rank;
-    ctx->cold_start = result.cold_start;
+    ctx->us_embed = ctx->result.us_embed;
+    ctx->us_retrieve = ctx->result.us_retrieve;
+    ctx->us_rank = ctx->result.us_rank;
+    ctx->cold_start = ctx->result.cold_start;
 
-    if (ngx_http_recsys_set_items(r, ctx, engine, &result) != NGX_OK) {
+    if (ngx_http_recsys_set_items(r, ctx, engine, &ctx->result) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(&render, sizeof(rs_render_t));
-    render.query = (const char *) query.data;
-    render.query_len = query.len;
-    render.result = &result;
-    render.request = &req;
-    render.explain = explain ? 1 : 0;
+    return NGX_OK;
+}
 
+
+static ngx_int_t
+ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    double                       t;
+    ngx_int_t                    rc;
+    rs_render_t                  render;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    ngx_memzero(&render, sizeof(rs_render_t));
+    render.query = (const char *) ctx->query.data;
+    render.query_len = ctx->query.len;
+    render.result = &ctx->result;
+    render.request = &ctx->req;
+    render.explain = ctx->explain ? 1 : 0;
+    render.no_narrative = (rlcf->llm.mode == NGX_HTTP_RECSYS_NARRATIVE_OFF);
+    render.summary = ctx->summary;
+    render.reasons = ctx->reasons;
+    render.source = ctx->narrative_source;
+
+    if (ngx_http_recsys_degraded_header(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /*
+     * A call this answer started may still run: its subrequest holds the
+     * connection, so a keep-alive client would wait for it with its next
+     * request; closing makes that client reconnect instead.
+     */
+    if (ctx->calls_running) {
+        r->keepalive = 0;
+    }
+
+    ctx->answered = 1;
+
+    /* with the wait for a model, if there was one */
     t = ngx_http_recsys_now_ms();
+    ctx->us_narrative = (t - ctx->narrative_ms) * 1000;
     render.took_ms = t - ctx->start_ms;
 
-    rc = ngx_http_recsys_send_answer(r, rlcf, engine, &render, format);
+    rc = ngx_http_recsys_send_answer(r, rlcf, rlcf->index->engine, &render,
+                                     ctx->format);
 
     ctx->us_render = (ngx_http_recsys_now_ms() - t) * 1000;
     ctx->took_ms = ngx_http_recsys_now_ms() - ctx->start_ms;
 
     return rc;
+}
+
+
+/* "X-Recsys-Degraded: redis, llm": what this answer had to do without */
+
+static ngx_int_t
+ngx_http_recsys_degraded_header(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    if (ctx->degraded == 0) {
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("redis, llm, embed") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Recsys-Degraded");
+    h->value.data = p;
+
+    if (ctx->degraded & NGX_HTTP_RECSYS_DEGRADED_REDIS) {
+        p = ngx_cpymem(p, "redis, ", sizeof("redis, ") - 1);
+    }
+
+    if (ctx->degraded & NGX_HTTP_RECSYS_DEGRADED_LLM) {
+        p = ngx_cpymem(p, "llm, ", sizeof("llm, ") - 1);
+    }
+
+    if (ctx->degraded & NGX_HTTP_RECSYS_DEGRADED_EMBED) {
+        p = ngx_cpymem(p, "embed, ", sizeof("embed, ") - 1);
+    }
+
+    h->value.len = p - h->value.data - 2;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_recsys_wake(ngx_http_request_t *r, ngx_uint_t foreign)
+{
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    if (ctx->pending && --ctx->pending == 0 && ctx->waiting) {
+        r->write_event_handler = ngx_http_recsys_resume;
+        (void) ngx_http_post_request(r, NULL);
+    }
+
+    /*
+     * Nothing else runs the posted requests (r, or a subrequest it just
+     * started) after a Redis reply or a posted event; r may be freed then.
+     */
+    if (foreign) {
+        ngx_http_run_posted_requests(r->connection);
+    }
+}
+
+
+/*
+ * The current phase stops waiting after timeout: expired() gives up its
+ * lookups (ctx->pending goes to 0) and the request goes on without them.
+ */
+
+void
+ngx_http_recsys_wait_until(ngx_http_request_t *r, ngx_msec_t timeout,
+    void (*expired)(ngx_http_request_t *r))
+{
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    ctx->expired = expired;
+    ctx->deadline.handler = ngx_http_recsys_deadline;
+    ctx->deadline.data = r;
+    ctx->deadline.log = r->connection->log;
+
+    if (ctx->deadline.timer_set) {
+        ngx_del_timer(&ctx->deadline);
+    }
+
+    if (ngx_http_recsys_deadline_cleanup(r, ctx) != NGX_OK) {
+        /* no memory for the cleanup: do not wait at all */
+        expired(r);
+        return;
+    }
+
+    ngx_add_timer(&ctx->deadline, timeout);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_deadline_cleanup(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (ctx->deadline_cleanup) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_recsys_deadline_cancel;
+    cln->data = &ctx->deadline;
+    ctx->deadline_cleanup = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_recsys_deadline_cancel(void *data)
+{
+    ngx_event_t  *ev = data;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+}
+
+
+static void
+ngx_http_recsys_deadline(ngx_event_t *ev)
+{
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_http_recsys_ctx_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    ctx->expired(r);
+
+    if (ctx->pending == 0 && ctx->waiting) {
+        ngx_http_recsys_resume(r);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_recsys_resume(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_recsys_ctx_t  *ctx;
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    rc = ngx_http_recsys_step(r, ctx);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
 }
 
 

@@ -262,7 +262,8 @@ static ngx_http_recsys_metrics_family_t
       ngx_string("recsys_llm_rejections_total"),
       NGX_HTTP_RECSYS_METRICS_COUNTER,
       1, { ngx_string("reason"), ngx_null_string },
-      ngx_string("Language model calls not made, by reason.") },
+      ngx_string("Language model replies the guardrails rejected, by "
+                 "reason.") },
 
     { NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,
       ngx_string("recsys_llm_tokens_total"),
@@ -270,6 +271,19 @@ static ngx_http_recsys_metrics_family_t
       1, { ngx_string("kind"), ngx_null_string },
       ngx_string("Language model tokens, by kind (prompt or "
                  "completion).") },
+
+    { NGX_HTTP_RECSYS_METRIC_LLM_SUCCESSES,
+      ngx_string("recsys_llm_successes_total"),
+      NGX_HTTP_RECSYS_METRICS_COUNTER,
+      0, { ngx_null_string, ngx_null_string },
+      ngx_string("Language model replies that passed the guardrails.") },
+
+    { NGX_HTTP_RECSYS_METRIC_LLM_SECONDS,
+      ngx_string("recsys_llm_seconds"),
+      NGX_HTTP_RECSYS_METRICS_HISTOGRAM,
+      0, { ngx_null_string, ngx_null_string },
+      ngx_string("Time from a language model call to its reply or "
+                 "failure.") },
 
     { NGX_HTTP_RECSYS_METRIC_REDIS_ERRORS,
       ngx_string("recsys_redis_errors_total"),

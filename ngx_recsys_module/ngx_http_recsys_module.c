@@ -33,6 +33,25 @@ static ngx_conf_num_bounds_t  ngx_http_recsys_candidates_bounds = {
 };
 
 
+static ngx_conf_num_bounds_t  ngx_http_recsys_max_tokens_bounds = {
+    NULL, 1, 8192
+};
+
+
+static ngx_conf_enum_t  ngx_http_recsys_narrative_modes[] = {
+    { ngx_string("off"), NGX_HTTP_RECSYS_NARRATIVE_OFF },
+    { ngx_string("template"), NGX_HTTP_RECSYS_NARRATIVE_TEMPLATE },
+    { ngx_string("cached"), NGX_HTTP_RECSYS_NARRATIVE_CACHED },
+    { ngx_string("sync"), NGX_HTTP_RECSYS_NARRATIVE_SYNC },
+    { ngx_string("async"), NGX_HTTP_RECSYS_NARRATIVE_ASYNC },
+    { ngx_null_string, 0 }
+};
+
+
+#define NGX_HTTP_RECSYS_LLM_CONF                                             \
+    NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1
+
+
 static ngx_command_t  ngx_http_recsys_commands[] = {
 
     { ngx_string("recsys"),
@@ -196,6 +215,90 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_narrative"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.mode),
+      &ngx_http_recsys_narrative_modes },
+
+    { ngx_string("recsys_llm_location"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.location),
+      NULL },
+
+    { ngx_string("recsys_llm_api_key_file"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_http_recsys_llm_api_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_llm_model"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.model),
+      NULL },
+
+    { ngx_string("recsys_llm_temperature"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_http_recsys_llm_temperature,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_llm_max_tokens"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_http_recsys_set_bounded_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.max_tokens),
+      &ngx_http_recsys_max_tokens_bounds },
+
+    { ngx_string("recsys_llm_json_mode"),
+      NGX_HTTP_RECSYS_LLM_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.json_mode),
+      NULL },
+
+    { ngx_string("recsys_llm_timeout"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.timeout),
+      NULL },
+
+    { ngx_string("recsys_llm_max_response"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.max_response),
+      NULL },
+
+    { ngx_string("recsys_llm_negative_ttl"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.negative_ttl),
+      NULL },
+
+    { ngx_string("recsys_llm_rerank"),
+      NGX_HTTP_RECSYS_LLM_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.rerank),
+      NULL },
+
+    { ngx_string("recsys_llm_banned_terms"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_http_recsys_llm_banned_terms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -251,7 +354,9 @@ ngx_http_recsys_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_http_recsys_html_init_main(cf, rmcf) != NGX_OK) {
+    if (ngx_http_recsys_html_init_main(cf, rmcf) != NGX_OK
+        || ngx_http_recsys_llm_init_main(cf, rmcf) != NGX_OK)
+    {
         return NULL;
     }
 
@@ -292,6 +397,8 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->tpl = NGX_CONF_UNSET_PTR;
     rlcf->cache_ttl = NGX_CONF_UNSET;
     rlcf->cache_stale = NGX_CONF_UNSET;
+
+    ngx_http_recsys_llm_create_conf(&rlcf->llm);
 
     return rlcf;
 }
@@ -350,7 +457,8 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK
         || ngx_http_recsys_html_merge(cf, conf) != NGX_OK
         || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK
-        || ngx_http_recsys_events_check(cf, conf) != NGX_OK)
+        || ngx_http_recsys_events_check(cf, conf) != NGX_OK
+        || ngx_http_recsys_llm_merge(cf, conf, prev) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -389,6 +497,10 @@ ngx_http_recsys_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_recsys_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_recsys_fetch_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_recsys_metrics_init(cf);
 }
 

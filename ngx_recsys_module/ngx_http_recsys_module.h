@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "rs_engine.h"
+#include "rs_llm.h"
 #include "rs_render.h"
 #include "rs_tpl.h"
 
@@ -51,7 +52,32 @@ typedef struct {
     rs_tpl_t                    *default_tpl;
     struct ngx_http_recsys_redis_s  *redis;     /* NULL: no recsys_redis */
     ngx_str_t                    user_salt;
+    ngx_rbtree_t                 llm_calls;    /* in flight, this worker */
+    ngx_rbtree_node_t            llm_sentinel;
 } ngx_http_recsys_main_conf_t;
+
+
+#define NGX_HTTP_RECSYS_NARRATIVE_OFF       0
+#define NGX_HTTP_RECSYS_NARRATIVE_TEMPLATE  1
+#define NGX_HTTP_RECSYS_NARRATIVE_CACHED    2
+#define NGX_HTTP_RECSYS_NARRATIVE_SYNC      3
+#define NGX_HTTP_RECSYS_NARRATIVE_ASYNC     4
+
+
+typedef struct {
+    ngx_uint_t                   mode;
+    ngx_str_t                    location;
+    ngx_str_t                    authorization;  /* "Bearer " + the key */
+    ngx_str_t                    model;
+    ngx_uint_t                   temperature;    /* hundredths */
+    ngx_uint_t                   max_tokens;
+    ngx_flag_t                   json_mode;
+    ngx_msec_t                   timeout;
+    size_t                       max_response;
+    time_t                       negative_ttl;
+    ngx_flag_t                   rerank;
+    rs_llm_limits_t             *limits;         /* banned terms */
+} ngx_http_recsys_llm_conf_t;
 
 
 typedef struct {
@@ -76,11 +102,24 @@ typedef struct {
     ngx_flag_t                   events;
     time_t                       cache_ttl;
     time_t                       cache_stale;
+    ngx_http_recsys_llm_conf_t   llm;
 } ngx_http_recsys_loc_conf_t;
 
 
 #define NGX_HTTP_RECSYS_FORMAT_JSON  0
 #define NGX_HTTP_RECSYS_FORMAT_HTML  1
+
+
+typedef struct ngx_http_recsys_fetch_s  ngx_http_recsys_fetch_t;
+typedef struct ngx_http_recsys_llm_wait_s  ngx_http_recsys_llm_wait_t;
+
+
+#define NGX_HTTP_RECSYS_PHASE_PREPARE    0   /* lookups before ranking */
+#define NGX_HTTP_RECSYS_PHASE_NARRATIVE  1   /* ranked, the narrative next */
+
+#define NGX_HTTP_RECSYS_DEGRADED_REDIS   0x01
+#define NGX_HTTP_RECSYS_DEGRADED_LLM     0x02
+#define NGX_HTTP_RECSYS_DEGRADED_EMBED   0x04
 
 
 /* what a request decided and what each stage cost, for variables and metrics */
@@ -97,7 +136,31 @@ typedef struct {
     double                       us_narrative;
     double                       us_render;
     double                       took_ms;
+
+    /* the request across its waits for Redis and outside services */
+    rs_request_t                 req;
+    rs_result_t                  result;
+    ngx_str_t                    query;
+    ngx_flag_t                   explain;
+    ngx_uint_t                   phase;
+    double                       narrative_ms;  /* when that phase began */
+    ngx_uint_t                   pending;     /* lookups not answered yet */
+    ngx_uint_t                   degraded;    /* NGX_HTTP_RECSYS_DEGRADED_* */
+    ngx_event_t                  deadline;
+    void                       (*expired)(ngx_http_request_t *r);
+
+    const char                  *narrative_source;
+    const char                  *summary;     /* NULL: the template's */
+    const char                 **reasons;
+    ngx_http_recsys_llm_wait_t  *llm;
+
+    ngx_http_recsys_fetch_t     *fetch;       /* on a subrequest of ours */
+
     unsigned                     cold_start:1;
+    unsigned                     waiting:1;   /* counted in r->main->count */
+    unsigned                     answered:1;
+    unsigned                     calls_running:1;  /* a fetch outlives it */
+    unsigned                     deadline_cleanup:1;
 } ngx_http_recsys_ctx_t;
 
 
@@ -126,6 +189,8 @@ typedef enum {
     NGX_HTTP_RECSYS_METRIC_LLM_TIMEOUTS,
     NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,    /* {reason} */
     NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,        /* {kind} */
+    NGX_HTTP_RECSYS_METRIC_LLM_SUCCESSES,
+    NGX_HTTP_RECSYS_METRIC_LLM_SECONDS,       /* histogram */
     NGX_HTTP_RECSYS_METRIC_REDIS_ERRORS,      /* {reason} */
     NGX_HTTP_RECSYS_METRIC_REDIS_RECONNECTS,
     NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,     /* gauge */
@@ -187,6 +252,37 @@ char *ngx_http_recsys_template_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_recsys_negotiate(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, ngx_uint_t *format,
     ngx_http_recsys_error_t *err);
+
+/* rc: NGX_OK, NGX_ERROR (failed, no reply), NGX_DECLINED (over the cap) */
+typedef void (*ngx_http_recsys_fetch_pt)(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, ngx_uint_t status, ngx_str_t *body);
+
+ngx_int_t ngx_http_recsys_fetch(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_str_t *body, ngx_str_t *authorization, size_t max,
+    ngx_http_recsys_fetch_pt handler, void *data,
+    ngx_http_recsys_fetch_t **fetch);
+void ngx_http_recsys_fetch_abandon(ngx_http_recsys_fetch_t *f);
+ngx_int_t ngx_http_recsys_fetch_init(ngx_conf_t *cf);
+
+/* the request pipeline: a lookup of r ended; foreign: outside r's events */
+void ngx_http_recsys_wake(ngx_http_request_t *r, ngx_uint_t foreign);
+void ngx_http_recsys_wait_until(ngx_http_request_t *r, ngx_msec_t timeout,
+    void (*expired)(ngx_http_request_t *r));
+
+char *ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_llm_temperature(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_llm_banned_terms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_recsys_llm_create_conf(ngx_http_recsys_llm_conf_t *conf);
+ngx_int_t ngx_http_recsys_llm_merge(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf, ngx_http_recsys_loc_conf_t *prev);
+ngx_int_t ngx_http_recsys_llm_init_main(ngx_conf_t *cf,
+    ngx_http_recsys_main_conf_t *rmcf);
+/* NGX_OK: the narrative is settled; NGX_AGAIN: r waits (ctx->pending) */
+ngx_int_t ngx_http_recsys_narrative(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
 
 char *ngx_http_recsys_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -1,4 +1,3 @@
-
 /*
  * Copyright (C) ngx_recsys authors
  *
@@ -166,11 +165,12 @@ ngx_http_recsys_variable_narrative(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = sizeof("template") - 1;
+    v->data = (u_char *) (ctx->narrative_source ? ctx->narrative_source
+                                                : "template");
+    v->len = ngx_strlen(v->data);
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-    v->data = (u_char *) "template";
 
     return NGX_OK;
 }

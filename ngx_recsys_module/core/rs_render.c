@@ -27,6 +27,8 @@ static json_t *rs_render_explain(const rs_engine_t *e, const rs_render_t *r,
 static json_t *rs_render_match(const rs_match_t *m);
 static json_t *rs_render_url(const char *url);
 static double rs_round(double v, double scale);
+static int rs_render_llm(const rs_render_t *r, json_t *narrative,
+    json_t *items);
 
 
 static double
@@ -248,6 +250,33 @@ rs_render_url(const char *url)
 }
 
 
+static int
+rs_render_llm(const rs_render_t *r, json_t *narrative, json_t *items)
+{
+    uint32_t  i;
+
+    if (json_object_set_new(narrative, "summary", json_string(r->summary))
+        != 0
+        || json_object_set_new(narrative, "source", json_string(r->source))
+           != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; r->reasons != NULL && i < r->result->nhits; i++) {
+        if (r->reasons[i] != NULL
+            && json_object_set_new(json_array_get(items, i), "reason",
+                                   json_string(r->reasons[i]))
+               != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 void *
 rs_render_build(const rs_engine_t *e, const rs_render_t *r)
 {
@@ -303,6 +332,10 @@ rs_render_build(const rs_engine_t *e, const rs_render_t *r)
         json_object_set_new(root, "understood", understood);
     }
 
+    if (r->no_narrative) {
+        return root;
+    }
+
     narrative = rs_narrative_template(e, r->query, r->query_len, r->request,
                                       r->result, items);
     if (narrative == NULL) {
@@ -311,6 +344,11 @@ rs_render_build(const rs_engine_t *e, const rs_render_t *r)
     }
 
     json_object_set_new(root, "narrative", narrative);
+
+    if (r->summary != NULL && rs_render_llm(r, narrative, items) != 0) {
+        json_decref(root);
+        return NULL;
+    }
 
     return root;
 }

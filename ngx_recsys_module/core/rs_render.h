@@ -24,7 +24,15 @@ typedef struct {
     const rs_result_t  *result;
     const rs_request_t *request;
     double              took_ms;
+    /*
+     * A validated LLM narrative over the template's: summary NULL keeps
+     * the template; a NULL reason keeps that item's template reason.
+     */
+    const char         *summary;
+    const char *const  *reasons;        /* by hit */
+    const char         *source;         /* "llm" or "cache" */
     unsigned            explain:1;
+    unsigned            no_narrative:1; /* recsys_narrative off */
 } rs_render_t;
 
 
