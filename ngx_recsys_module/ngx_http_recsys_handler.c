@@ -14,9 +14,22 @@
 #include <time.h>
 
 #include "ngx_http_recsys_module.h"
+#include "rs_pack.h"
 
 
 static ngx_int_t ngx_http_recsys_step(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_prepare(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_result_key(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_result_lookup(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static void ngx_http_recsys_result_fetched(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, ngx_uint_t state, ngx_str_t *value);
+static ngx_int_t ngx_http_recsys_result_use(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, ngx_str_t *value);
+static void ngx_http_recsys_result_store(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_rank(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
@@ -127,7 +140,257 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     ctx->us_parse = (ngx_http_recsys_now_ms() - ctx->start_ms) * 1000;
     ctx->phase = NGX_HTTP_RECSYS_PHASE_PREPARE;
 
+    if (ngx_http_recsys_prepare(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     return ngx_http_recsys_step(r, ctx);
+}
+
+
+/* starts what ranking needs from Redis: each lookup counts in pending */
+
+static ngx_int_t
+ngx_http_recsys_prepare(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    if (!rlcf->cache) {
+        return NGX_OK;
+    }
+
+    /* an explained answer carries every signal: always ranked afresh */
+    if (ctx->explain) {
+        ngx_str_set(&ctx->cache_status, "BYPASS");
+        return NGX_OK;
+    }
+
+    return ngx_http_recsys_result_lookup(r, ctx);
+}
+
+
+/*
+ * A cached result: shared memory first, then Redis.  A stale entry is
+ * ranked afresh by the one request that got STALE while the others serve
+ * it (UPDATING); ranking costs about a millisecond, so a miss in both
+ * tiers is no reason to wait any longer.
+ */
+
+static ngx_int_t
+ngx_http_recsys_result_lookup(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx)
+{
+    ngx_int_t                     rc;
+    ngx_str_t                     value;
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    if (ngx_http_recsys_result_key(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_recsys_cache_get(r, &ctx->cache_key, &value);
+
+    switch (rc) {
+
+    case NGX_ERROR:
+        return NGX_ERROR;
+
+    case NGX_HTTP_RECSYS_CACHE_HIT:
+    case NGX_HTTP_RECSYS_CACHE_UPDATING:
+        if (ngx_http_recsys_result_use(r, ctx, &value) == NGX_OK) {
+            if (rc == NGX_HTTP_RECSYS_CACHE_HIT) {
+                ngx_str_set(&ctx->cache_status, "HIT");
+
+            } else {
+                ngx_str_set(&ctx->cache_status, "UPDATING");
+            }
+
+            return NGX_OK;
+        }
+
+        ngx_str_set(&ctx->cache_status, "MISS");
+        return NGX_OK;
+
+    case NGX_HTTP_RECSYS_CACHE_STALE:
+        ngx_str_set(&ctx->cache_status, "EXPIRED");
+        return NGX_OK;
+    }
+
+    ngx_str_set(&ctx->cache_status, "MISS");
+
+    rc = ngx_http_recsys_cache_fetch(r, &ctx->cache_key,
+                                     ngx_http_recsys_result_fetched, NULL);
+
+    if (rc == NGX_OK) {
+        ctx->pending++;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    if (rmcf->redis != NULL) {
+        /* Redis is configured but skipped: its circuit is open */
+        ngx_str_set(&ctx->cache_status, "DEGRADED");
+        ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_REDIS;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_recsys_result_fetched(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, ngx_uint_t state, ngx_str_t *value)
+{
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    if (rc != NGX_OK) {
+        ngx_str_set(&ctx->cache_status, "DEGRADED");
+        ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_REDIS;
+
+    } else if (state != NGX_HTTP_RECSYS_CACHE_MISS
+               && state != NGX_HTTP_RECSYS_CACHE_NEGATIVE
+               && ngx_http_recsys_result_use(r, ctx, value) == NGX_OK)
+    {
+        ngx_str_set(&ctx->cache_status, "HIT");
+    }
+
+    ngx_http_recsys_wake(r, 1);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_result_use(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    ngx_str_t *value)
+{
+    const rs_profile_t          *profile;
+    const rs_store_t            *st;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    st = rs_engine_store(rlcf->index->engine);
+    profile = ctx->req.profile;
+
+    if (profile == NULL) {
+        profile = rs_engine_default_profile(rlcf->index->engine);
+    }
+
+    if (rs_result_unpack(value->data, value->len, profile, st->count,
+                         &ctx->result, ngx_http_recsys_palloc, r->pool)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "recsys: a cached result does not unpack, ranking "
+                      "afresh");
+        return NGX_DECLINED;
+    }
+
+    ctx->cached = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_recsys_result_store(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx)
+{
+    size_t     size;
+    ngx_str_t  value;
+
+    size = rs_result_pack(&ctx->result, NULL, 0);
+    if (size == 0) {
+        return;
+    }
+
+    value.data = ngx_pnalloc(r->pool, size);
+    if (value.data == NULL) {
+        return;
+    }
+
+    value.len = rs_result_pack(&ctx->result, value.data, size);
+
+    ngx_http_recsys_cache_put(r, &ctx->cache_key, &value, 0, 0);
+}
+
+
+/*
+ * Everything the engine ranks with, in a fixed order; the profile and the
+ * index version are added by ngx_http_recsys_cache_key(), the overlay's
+ * batch here, so a price patch is never answered from before it.
+ */
+
+static ngx_int_t
+ngx_http_recsys_result_key(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    u_char              *p;
+    size_t               len, i;
+    ngx_str_t            parts[2];
+    const rs_filter_t   *f;
+    const rs_request_t  *req;
+
+    req = &ctx->req;
+    f = &req->filter;
+
+    len = sizeof("k=&c=&u=&o=&i=&n=&x=&min=&max=&r=&s=&cat=&b=&t=") - 1
+          + 5 * NGX_INT_T_LEN + NGX_INT64_LEN + 3 * 32
+          + (req->nitems + req->nnegatives + req->nexclude)
+            * (NGX_INT32_LEN + 1)
+          + f->category_len + f->brand_len + f->tag_len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    parts[1].data = p;
+
+    p = ngx_sprintf(p, "k=%uD&c=%uD&u=%d&o=%uL&i=", req->k, req->candidates,
+                    (int) req->understand,
+                    req->overlay_data
+                    ? ngx_http_recsys_overlay_stamp(req->overlay_data) : 0);
+
+    for (i = 0; i < req->nitems; i++) {
+        p = ngx_sprintf(p, "%uD,", req->items[i]);
+    }
+
+    p = ngx_cpymem(p, "&n=", 3);
+
+    for (i = 0; i < req->nnegatives; i++) {
+        p = ngx_sprintf(p, "%uD,", req->negatives[i]);
+    }
+
+    p = ngx_cpymem(p, "&x=", 3);
+
+    for (i = 0; i < req->nexclude; i++) {
+        p = ngx_sprintf(p, "%uD,", req->exclude[i]);
+    }
+
+    p = ngx_sprintf(p, "&min=%d:%.2f&max=%d:%.2f&r=%d:%.2f&s=%d",
+                    (int) f->has_min_price, f->min_price,
+                    (int) f->has_max_price, f->max_price,
+                    (int) f->has_min_rating, f->min_rating,
+                    (int) f->in_stock);
+
+    p = ngx_sprintf(p, "&cat=%*s&b=%*s&t=%*s", f->category_len, f->category,
+                    f->brand_len, f->brand, f->tag_len, f->tag);
+
+    parts[1].len = p - parts[1].data;
+
+    /* the query text goes in whole, apart from the rest */
+    parts[0].data = (u_char *) req->text;
+    parts[0].len = req->text_len;
+
+    return ngx_http_recsys_cache_key(r, "result", req->profile, parts, 2,
+                                     &ctx->cache_key);
 }
 
 
@@ -192,6 +455,10 @@ ngx_http_recsys_rank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
     engine = rlcf->index->engine;
 
+    if (ctx->cached) {
+        return ngx_http_recsys_set_items(r, ctx, engine, &ctx->result);
+    }
+
     if (rs_engine_recommend(engine, &ctx->req, &ctx->result) != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "recsys: search failed (out of memory or index "
@@ -206,6 +473,10 @@ ngx_http_recsys_rank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 
     if (ngx_http_recsys_set_items(r, ctx, engine, &ctx->result) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->cache_key.len) {
+        ngx_http_recsys_result_store(r, ctx);
     }
 
     return NGX_OK;

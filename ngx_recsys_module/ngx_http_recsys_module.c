@@ -194,6 +194,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, cache),
+      NULL },
+
     { ngx_string("recsys_cache_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_recsys_cache_ttl,
@@ -397,6 +404,7 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->tpl = NGX_CONF_UNSET_PTR;
     rlcf->cache_ttl = NGX_CONF_UNSET;
     rlcf->cache_stale = NGX_CONF_UNSET;
+    rlcf->cache = NGX_CONF_UNSET;
 
     ngx_http_recsys_llm_create_conf(&rlcf->llm);
 
@@ -409,6 +417,8 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_recsys_loc_conf_t *prev = parent;
     ngx_http_recsys_loc_conf_t *conf = child;
+
+    ngx_http_recsys_main_conf_t  *rmcf;
 
     ngx_conf_merge_ptr_value(conf->index, prev->index, NULL);
     ngx_conf_merge_uint_value(conf->k, prev->k, RS_DEFAULT_K);
@@ -427,6 +437,7 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              NGX_HTTP_RECSYS_CACHE_DEFAULT_TTL);
     ngx_conf_merge_sec_value(conf->cache_stale, prev->cache_stale,
                              NGX_HTTP_RECSYS_CACHE_DEFAULT_STALE);
+    ngx_conf_merge_value(conf->cache, prev->cache, 0);
 
     if (conf->query == NULL) {
         conf->query = prev->query;
@@ -451,6 +462,17 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"%s\" needs a \"recsys_index\" in this "
                            "location or above it",
                            conf->enable ? "recsys" : "recsys_catalog_patch");
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_recsys_module);
+
+    if (conf->enable && conf->cache
+        && rmcf->cache_zone == NULL && rmcf->redis == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_cache\" needs \"recsys_cache_zone\" "
+                           "or \"recsys_redis\"");
         return NGX_CONF_ERROR;
     }
 

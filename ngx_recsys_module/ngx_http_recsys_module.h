@@ -102,6 +102,7 @@ typedef struct {
     ngx_flag_t                   events;
     time_t                       cache_ttl;
     time_t                       cache_stale;
+    ngx_flag_t                   cache;       /* recsys_cache: results */
     ngx_http_recsys_llm_conf_t   llm;
 } ngx_http_recsys_loc_conf_t;
 
@@ -155,12 +156,15 @@ typedef struct {
     ngx_http_recsys_llm_wait_t  *llm;
 
     ngx_http_recsys_fetch_t     *fetch;       /* on a subrequest of ours */
+    ngx_str_t                    cache_key;   /* of the result */
+    ngx_str_t                    cache_status;
 
     unsigned                     cold_start:1;
     unsigned                     waiting:1;   /* counted in r->main->count */
     unsigned                     answered:1;
     unsigned                     calls_running:1;  /* a fetch outlives it */
     unsigned                     deadline_cleanup:1;
+    unsigned                     cached:1;    /* the result came cached */
 } ngx_http_recsys_ctx_t;
 
 
@@ -223,6 +227,7 @@ char *ngx_http_recsys_catalog_patch(ngx_conf_t *cf, ngx_command_t *cmd,
 void *ngx_http_recsys_overlay_data(ngx_http_request_t *r,
     ngx_http_recsys_index_t *index);
 int ngx_http_recsys_overlay_view(void *data, uint32_t item, rs_view_t *view);
+uint64_t ngx_http_recsys_overlay_stamp(void *data);
 ngx_int_t ngx_http_recsys_overlay_check(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf);
 ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);

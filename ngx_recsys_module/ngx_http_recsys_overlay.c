@@ -529,6 +529,17 @@ ngx_http_recsys_overlay_data(ngx_http_request_t *r,
  * the batch the request pinned.  No lock unless a slot changes under us.
  */
 
+/* names the overrides a request sees: part of a cached result's key */
+
+uint64_t
+ngx_http_recsys_overlay_stamp(void *data)
+{
+    ngx_http_recsys_overlay_reader_t *rd = data;
+
+    return ((uint64_t) rd->generation << 32) ^ rd->batch;
+}
+
+
 int
 ngx_http_recsys_overlay_view(void *data, uint32_t item, rs_view_t *view)
 {

@@ -33,6 +33,11 @@ static ngx_http_variable_t  ngx_http_recsys_vars[] = {
     { ngx_string("recsys_variant"), NULL, ngx_http_recsys_variable,
       offsetof(ngx_http_recsys_ctx_t, profile), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    /* HIT, UPDATING, EXPIRED, MISS, BYPASS, DEGRADED; empty uncached */
+    { ngx_string("recsys_cache_status"), NULL, ngx_http_recsys_variable,
+      offsetof(ngx_http_recsys_ctx_t, cache_status),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("recsys_narrative_source"), NULL,
       ngx_http_recsys_variable_narrative, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 

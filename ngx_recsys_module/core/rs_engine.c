@@ -328,6 +328,15 @@ rs_engine_store(const rs_engine_t *e)
 }
 
 
+/* the profile a request without one is ranked with */
+
+const rs_profile_t *
+rs_engine_default_profile(const rs_engine_t *e)
+{
+    return &e->profile;
+}
+
+
 const char *
 rs_engine_version(const rs_engine_t *e)
 {

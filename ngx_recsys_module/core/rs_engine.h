@@ -94,6 +94,7 @@ int rs_engine_open(rs_engine_t **out, const char *dir, char *err,
     size_t errlen);
 void rs_engine_close(rs_engine_t *e);
 const rs_store_t *rs_engine_store(const rs_engine_t *e);
+const rs_profile_t *rs_engine_default_profile(const rs_engine_t *e);
 const char *rs_engine_version(const rs_engine_t *e);
 const char *rs_engine_index_type(const rs_engine_t *e);
 int rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
