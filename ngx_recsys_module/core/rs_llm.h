@@ -56,7 +56,7 @@ typedef struct {
     int          in_stock;         /* 1 yes, 0 no, -1 unknown */
     double       rating;
     int          has_rating;
-    const char  *attributes;       /* a JSON object text, or NULL */
+    const char  *attributes;       /* the store's extra: JSON text, or NULL */
 } rs_llm_item_t;
 
 
