@@ -1,12 +1,14 @@
 /*
  * Copyright (C) ngx_recsys authors
  *
- * Everything around an LLM "why these picks" narrative except the call
- * itself: redaction of the shopper's text, the chat-completions request
- * body, the validation of the reply and the cache key.  The model is never
- * trusted: a reply that names an item not shown, a price not in the
- * catalogue, a stock claim the catalogue does not back or a banned term is
- * rejected as a whole, and the caller falls back to the template narrative.
+ * Everything around an LLM "why these picks" narrative and an LLM rerank
+ * except the call itself: redaction of the shopper's text, prompt
+ * templates, the chat-completions request bodies, the validation of the
+ * replies and the cache key.  The model is never trusted: a narrative
+ * that names an item not shown, a price not in the catalogue, a stock
+ * claim the catalogue does not back or a banned term is rejected as a
+ * whole, as is a rerank naming an id that is not a candidate, and the
+ * caller falls back to the template narrative or the ranker's order.
  */
 
 #ifndef RS_LLM_H
@@ -18,8 +20,18 @@
 #include "rs_render.h"
 
 
-/* changes whenever the system prompt or the data block changes shape */
-#define RS_LLM_PROMPT_VERSION  "rs-llm-1"
+/*
+ * Changes whenever the built-in prompt, the data block or the template
+ * context changes shape; a template's version is built on it.
+ */
+#define RS_LLM_PROMPT_VERSION  "rs-llm-2"
+#define RS_LLM_RERANK_VERSION  "rs-rerank-1"
+
+/* candidates a rerank covers: the caller reranks the top ones only */
+#define RS_LLM_RERANK_MAX      20
+
+/* catalogue attributes sent per item, the first ones that are short */
+#define RS_LLM_ATTRS_MAX       4
 
 /*
  * The buffer rs_llm_redact() needs for len bytes of input, with the NUL.
@@ -44,6 +56,7 @@ typedef struct {
     int          in_stock;         /* 1 yes, 0 no, -1 unknown */
     double       rating;
     int          has_rating;
+    const char  *attributes;       /* the store's extra: JSON text, or NULL */
 } rs_llm_item_t;
 
 
@@ -72,11 +85,20 @@ typedef struct {
 } rs_llm_limits_t;
 
 
+typedef struct rs_llm_prompt_s  rs_llm_prompt_t;
+
+
+typedef struct {
+    long         prompt_tokens;    /* -1: not reported */
+    long         completion_tokens;
+} rs_llm_usage_t;
+
+
 typedef struct {
     char        *summary;
     char       **reasons;          /* by index into items; NULL: none */
     size_t       nreasons;         /* the n of rs_llm_parse_reply() */
-    long         prompt_tokens;    /* -1: not reported */
+    long         prompt_tokens;    /* -1: not reported; set on failure too */
     long         completion_tokens;
 } rs_llm_narrative_t;
 
@@ -89,29 +111,79 @@ typedef struct {
 int rs_llm_redact(const char *in, size_t len, char *out, size_t *outlen);
 
 /*
- * The request body, written through write (json_dump_callback); 0 or -1
- * (no memory, a write error, or text that is not UTF-8).
+ * A prompt template file: "--- system" and "--- user" lines open its two
+ * Mustache sections (without partials or set-delimiter tags); before the
+ * first, only blank and "#" comment lines.  Names are those of the
+ * template context described in docs/llm.md; the shopper's intent exists
+ * there only as JSON text ({{intent}}, {{data}}) and only in the user
+ * section.  NULL and "FILE:LINE: reason" in err on error.
  */
-int rs_llm_request_json(const rs_llm_config_t *cf,
-    const rs_llm_intent_t *intent, const rs_llm_item_t *items, size_t n,
-    rs_write_pt write, void *data);
+rs_llm_prompt_t *rs_llm_prompt_parse(const char *text, size_t len,
+    const char *filename, char *err, size_t errlen);
+void rs_llm_prompt_free(rs_llm_prompt_t *prompt);
+
+/*
+ * RS_LLM_PROMPT_VERSION for the built-in prompt (NULL) and a template
+ * with the same sections; RS_LLM_PROMPT_VERSION "-" and 16 hex digits of
+ * a hash of the sections otherwise.
+ */
+const char *rs_llm_prompt_version(const rs_llm_prompt_t *prompt);
+
+/* the built-in system prompt */
 const char *rs_llm_system_prompt(void);
 
 /*
- * 0 and a narrative to free with rs_llm_narrative_free(), or -1 and a
- * reason code: "invalid_json", "bad_shape", "unknown_id", "wrong_price",
- * "stock_claim", "banned_term", "empty", "too_long" (content over 64 KB),
- * "no_memory".  Texts too long are
- * cut at a word boundary with an ellipsis, not rejected.
+ * The request body, written through write (json_dump_callback); prompt
+ * NULL is the built-in one.  0 or -1 (no memory, a write error, or text
+ * that is not UTF-8).
+ */
+int rs_llm_request_json(const rs_llm_config_t *cf,
+    const rs_llm_prompt_t *prompt, const rs_llm_intent_t *intent,
+    const rs_llm_item_t *items, size_t n, rs_write_pt write, void *data);
+
+/*
+ * 0 and a narrative to free with rs_llm_narrative_free(), or -1, a
+ * reason code and the usage if the response had one.  Reasons: of the
+ * response, "invalid_json", "truncated" (the body or, cut by
+ * max_tokens, the content ends early), "api_error" (an "error" member),
+ * "refused" (a refusal or a content filter), "bad_shape", "empty",
+ * "too_long" (content over 64 KB); of the narrative, "unknown_id",
+ * "wrong_price", "stock_claim", "banned_term"; and "no_memory".  Texts
+ * too long are cut at a word boundary with an ellipsis, not rejected.
  */
 int rs_llm_parse_reply(const char *body, size_t len,
     const rs_llm_item_t *items, size_t n, const rs_llm_limits_t *limits,
     rs_llm_narrative_t *out, char *reason, size_t reasonlen);
 void rs_llm_narrative_free(rs_llm_narrative_t *nv);
 
-/* 16 lower-case hex digits and a NUL into key; 0 or -1 (no memory) */
-int rs_llm_cache_key(const char *model, const rs_llm_intent_t *intent,
-    const rs_llm_item_t *items, size_t n, char key[17]);
+/*
+ * A request for {"order": [ids]} over n candidates, 1 to
+ * RS_LLM_RERANK_MAX; 0 or -1 as rs_llm_request_json().
+ */
+int rs_llm_rerank_request_json(const rs_llm_config_t *cf,
+    const rs_llm_intent_t *intent, const rs_llm_item_t *items, size_t n,
+    rs_write_pt write, void *data);
+
+/*
+ * 0 and in order[0..n-1] every candidate index once: the *nlisted the
+ * model listed, in its order, then the others in the ranker's order.  Or
+ * -1 and a reason: those of the response as for rs_llm_parse_reply(),
+ * "bad_shape" (no "order" array of strings, or n is 0 or over
+ * RS_LLM_RERANK_MAX), "unknown_id", "duplicate_id", "empty" (no id).
+ * usage, if not NULL, is filled either way.
+ */
+int rs_llm_parse_rerank(const char *body, size_t len,
+    const char *const *ids, size_t n, size_t *order, size_t *nlisted,
+    rs_llm_usage_t *usage, char *reason, size_t reasonlen);
+
+/*
+ * 16 lower-case hex digits and a NUL into key: model, prompt version,
+ * normalised intent, and the ordered items with their currency, price
+ * and stock.  0 or -1 (no memory).
+ */
+int rs_llm_cache_key(const char *model, const rs_llm_prompt_t *prompt,
+    const rs_llm_intent_t *intent, const rs_llm_item_t *items, size_t n,
+    char key[17]);
 
 
 #endif /* RS_LLM_H */

@@ -99,6 +99,7 @@ typedef struct {
     char               *err;
     size_t              errlen;
     uint32_t            unit;       /* partial compiled, RS_TPL_NONE: root */
+    unsigned            flags;
 
     const char         *src;
     size_t              len;
@@ -673,7 +674,7 @@ rs_tpl_tag(rs_tpl_parser_t *p, int sigil, const char *s, size_t n,
             return -1;
         }
 
-        op->flag = (sigil == 0);
+        op->flag = (sigil == 0 && !(p->flags & RS_TPL_NO_ESCAPE));
 
         return rs_tpl_name(p, op, s, n);
     }
@@ -930,6 +931,7 @@ rs_tpl_parse(rs_tpl_t **out, const char *src, size_t len,
     p->err = err;
     p->errlen = errlen;
     p->unit = RS_TPL_NONE;
+    p->flags = flags;
 
     if (rs_tpl_compile(p, src ? src : "", src ? len : 0) != 0) {
         goto failed;

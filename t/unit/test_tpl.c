@@ -247,6 +247,27 @@ START_TEST(test_escape_script)
 END_TEST
 
 
+/* prompts are not HTML: the model should read "&", not "&amp;" */
+START_TEST(test_no_escape)
+{
+    out_t      out;
+    json_t    *ctx;
+    rs_tpl_t  *t;
+
+    ctx = json_pack("{s:s}", "t", "Ben & Jerry's <b>");
+    ck_assert_ptr_nonnull(ctx);
+
+    t = parse_ok("{{t}}|{{{t}}}|{{&t}}", NULL, RS_TPL_NO_ESCAPE);
+    memset(&out, 0, sizeof(out_t));
+    ck_assert_int_eq(rs_tpl_render(t, ctx, collect, &out), 0);
+    ck_assert_str_eq(out.buf, "Ben & Jerry's <b>|Ben & Jerry's <b>"
+                     "|Ben & Jerry's <b>");
+    rs_tpl_free(t);
+    json_decref(ctx);
+}
+END_TEST
+
+
 START_TEST(test_syntax_errors)
 {
     partials_t  p;
@@ -738,6 +759,7 @@ tpl_suite(void)
 
     tc = tcase_create("render");
     tcase_add_test(tc, test_escape_script);
+    tcase_add_test(tc, test_no_escape);
     tcase_add_test(tc, test_depth_limit);
     tcase_add_test(tc, test_carousel);
     tcase_add_test(tc, test_partial_indentation);
