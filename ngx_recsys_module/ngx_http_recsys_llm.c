@@ -51,6 +51,9 @@ struct ngx_http_recsys_llm_wait_s {
 };
 
 
+static void ngx_http_recsys_llm_prompt_cleanup(void *data);
+static ngx_int_t ngx_http_recsys_llm_read_file(ngx_conf_t *cf,
+    ngx_str_t *path, size_t max, ngx_str_t *text);
 static ngx_int_t ngx_http_recsys_llm_prepare(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_llm_wait_t *w);
 static ngx_int_t ngx_http_recsys_llm_intent(ngx_http_request_t *r,
@@ -106,6 +109,7 @@ ngx_http_recsys_llm_create_conf(ngx_http_recsys_llm_conf_t *conf)
     conf->max_response = NGX_CONF_UNSET_SIZE;
     conf->negative_ttl = NGX_CONF_UNSET;
     conf->rerank = NGX_CONF_UNSET;
+    conf->prompt = NGX_CONF_UNSET_PTR;
 }
 
 
@@ -130,6 +134,8 @@ ngx_http_recsys_llm_merge(ngx_conf_t *cf, ngx_http_recsys_loc_conf_t *conf,
     ngx_conf_merge_size_value(c->max_response, p->max_response, 64 * 1024);
     ngx_conf_merge_sec_value(c->negative_ttl, p->negative_ttl, 30);
     ngx_conf_merge_value(c->rerank, p->rerank, 0);
+
+    ngx_conf_merge_ptr_value(c->prompt, p->prompt, NULL);
 
     if (c->limits == NULL) {
         c->limits = p->limits;
@@ -181,12 +187,9 @@ ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_recsys_loc_conf_t *rlcf = conf;
 
-    u_char           *p, *start, *end;
-    off_t             size;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, path;
-    ngx_file_info_t   fi;
+    u_char     *p, *start, *end;
+    ssize_t     n;
+    ngx_str_t  *value, path, text;
 
     if (rlcf->llm.authorization.data != NULL) {
         return "is duplicate";
@@ -195,52 +198,17 @@ ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     path = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+    if (ngx_http_recsys_llm_read_file(cf, &path, 4096, &text) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &path);
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    size = ngx_file_size(&fi);
-
-    if (size == 0 || size > 4096) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "API key file \"%V\" must hold 1 to 4096 bytes",
-                           &path);
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_pnalloc(cf->pool, sizeof("Bearer ") - 1 + size);
+    p = ngx_pnalloc(cf->pool, sizeof("Bearer ") - 1 + text.len);
     if (p == NULL) {
-        ngx_close_file(fd);
         return NGX_CONF_ERROR;
     }
 
-    start = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
-
-    n = ngx_read_fd(fd, start, size);
-    ngx_close_file(fd);
-
-    if (n != size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    end = start + size;
+    start = text.data;
+    end = start + text.len;
 
     while (end > start && (end[-1] == '\n' || end[-1] == '\r'
                            || end[-1] == ' ' || end[-1] == '\t'))
@@ -268,8 +236,8 @@ ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    /* "Bearer " stays in front of the key, whatever was trimmed */
-    ngx_memmove(p + sizeof("Bearer ") - 1, start, end - start);
+    ngx_memcpy(ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1), start,
+               end - start);
 
     rlcf->llm.authorization.data = p;
     rlcf->llm.authorization.len = sizeof("Bearer ") - 1 + (end - start);
@@ -311,6 +279,121 @@ ngx_http_recsys_llm_temperature(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* parsed once here: a mistake fails nginx -t with the file's line */
+
+char *
+ngx_http_recsys_prompt_template(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_recsys_loc_conf_t *rlcf = conf;
+
+    char                 err[256];
+    ngx_str_t           *value, path, text;
+    rs_llm_prompt_t     *prompt;
+    ngx_pool_cleanup_t  *cln;
+
+    if (rlcf->llm.prompt != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_http_recsys_llm_read_file(cf, &path, 64 * 1024, &text)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    prompt = rs_llm_prompt_parse((const char *) text.data, text.len,
+                                 (const char *) path.data, err, sizeof(err));
+    if (prompt == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "recsys_prompt_template: %s",
+                           err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_recsys_llm_prompt_cleanup;
+    cln->data = prompt;
+
+    rlcf->llm.prompt = prompt;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_recsys_llm_prompt_cleanup(void *data)
+{
+    rs_llm_prompt_free(data);
+}
+
+
+/* a whole file of at most max bytes, NUL-terminated, from cf->pool */
+
+static ngx_int_t
+ngx_http_recsys_llm_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t max,
+    ngx_str_t *text)
+{
+    off_t            size;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    if (ngx_conf_full_name(cf->cycle, path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", path);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    size = ngx_file_size(&fi);
+
+    if (size > (off_t) max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is larger than %uz bytes", path, max);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    text->data = ngx_pnalloc(cf->pool, size + 1);
+    if (text->data == NULL) {
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    n = ngx_read_fd(fd, text->data, size);
+    ngx_close_file(fd);
+
+    if (n != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", path);
+        return NGX_ERROR;
+    }
+
+    text->len = size;
+    text->data[size] = '\0';
+
+    return NGX_OK;
+}
+
+
 /* one term per line; "#" starts a comment line */
 
 char *
@@ -321,12 +404,9 @@ ngx_http_recsys_llm_banned_terms(ngx_conf_t *cf, ngx_command_t *cmd,
 
     u_char           *p, *line, *end, *buf;
     char            **terms;
-    off_t             size;
     ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, path;
+    ngx_str_t        *value, path, text;
     ngx_uint_t        count, lineno;
-    ngx_file_info_t   fi;
     rs_llm_limits_t  *limits;
 
     if (rlcf->llm.limits != NULL) {
@@ -336,54 +416,21 @@ ngx_http_recsys_llm_banned_terms(ngx_conf_t *cf, ngx_command_t *cmd,
     value = cf->args->elts;
     path = value[1];
 
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+    if (ngx_http_recsys_llm_read_file(cf, &path, 1024 * 1024, &text)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &path);
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    size = ngx_file_size(&fi);
-
-    if (size > 1024 * 1024) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "banned terms file \"%V\" is larger than 1m",
-                           &path);
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    buf = ngx_pnalloc(cf->pool, size + 1);
+    buf = text.data;
     limits = ngx_pcalloc(cf->pool, sizeof(rs_llm_limits_t));
-    terms = ngx_palloc(cf->pool, (size / 2 + 1) * sizeof(char *));
+    terms = ngx_palloc(cf->pool, (text.len / 2 + 1) * sizeof(char *));
 
-    if (buf == NULL || limits == NULL || terms == NULL) {
-        ngx_close_file(fd);
+    if (limits == NULL || terms == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    n = ngx_read_fd(fd, buf, size);
-    ngx_close_file(fd);
-
-    if (n != size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%V\" failed", &path);
-        return NGX_CONF_ERROR;
-    }
-
-    buf[size] = '\0';
-    end = buf + size;
+    end = buf + text.len;
     count = 0;
     lineno = 0;
 
@@ -552,14 +599,16 @@ ngx_http_recsys_llm_prepare(ngx_http_request_t *r,
                        ? (hit->view.stock > 0) : -1;
         it->has_rating = (item->flags & RS_HAS_RATING) ? 1 : 0;
         it->rating = item->rating;
+        it->attributes = rs_store_str(st, item->extra);
     }
 
     if (ngx_http_recsys_llm_intent(r, ctx, &intent) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (rs_llm_cache_key((const char *) rlcf->llm.model.data, &intent,
-                         w->items, w->nitems, w->key)
+    if (rs_llm_cache_key((const char *) rlcf->llm.model.data,
+                         rlcf->llm.prompt, &intent, w->items, w->nitems,
+                         w->key)
         != 0)
     {
         return NGX_ERROR;
@@ -815,7 +864,8 @@ ngx_http_recsys_llm_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     ngx_memzero(&wr, sizeof(ngx_http_recsys_llm_writer_t));
     wr.pool = r->pool;
 
-    if (rs_llm_request_json(&config, &intent, ctx->llm->items,
+    if (rs_llm_request_json(&config, rlcf->llm.prompt, &intent,
+                            ctx->llm->items,
                             ctx->llm->nitems, ngx_http_recsys_llm_write, &wr)
         != 0)
     {

@@ -299,6 +299,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       offsetof(ngx_http_recsys_loc_conf_t, llm.rerank),
       NULL },
 
+    { ngx_string("recsys_prompt_template"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_http_recsys_prompt_template,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("recsys_llm_banned_terms"),
       NGX_HTTP_RECSYS_LLM_CONF,
       ngx_http_recsys_llm_banned_terms,

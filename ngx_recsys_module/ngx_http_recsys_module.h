@@ -77,6 +77,7 @@ typedef struct {
     time_t                       negative_ttl;
     ngx_flag_t                   rerank;
     rs_llm_limits_t             *limits;         /* banned terms */
+    rs_llm_prompt_t             *prompt;         /* NULL: the built-in */
 } ngx_http_recsys_llm_conf_t;
 
 
@@ -277,6 +278,8 @@ void ngx_http_recsys_wait_until(ngx_http_request_t *r, ngx_msec_t timeout,
 char *ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_recsys_llm_temperature(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_prompt_template(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_recsys_llm_banned_terms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
