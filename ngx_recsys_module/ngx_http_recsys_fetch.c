@@ -28,6 +28,7 @@ struct ngx_http_recsys_fetch_s {
     u_char                          *body;
     size_t                           len;
     size_t                           max;
+    off_t                            content_length;  /* -1: not sent */
     ngx_uint_t                       status;
     unsigned                         too_big:1;
     unsigned                         read_error:1;
@@ -87,6 +88,7 @@ ngx_http_recsys_fetch(ngx_http_request_t *r, ngx_str_t *uri,
     }
 
     f->parent = r;
+    f->content_length = -1;
     f->handler = handler;
     f->data = data;
     f->max = max;
@@ -248,8 +250,14 @@ ngx_http_recsys_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     body.data = f->body;
     body.len = f->len;
 
+    /*
+     * Once the header is out, the proxy module ends a reply cut short as
+     * if it were complete: its Content-Length tells.
+     */
     if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE
-        || f->status == 0 || f->read_error)
+        || f->status == 0 || f->read_error
+        || (!f->too_big && f->content_length >= 0
+            && (off_t) f->len < f->content_length))
     {
         f->handler(f->parent, f->data, NGX_ERROR,
                    f->status ? f->status : (ngx_uint_t) rc, &body);
@@ -279,6 +287,7 @@ ngx_http_recsys_fetch_header_filter(ngx_http_request_t *r)
     }
 
     ctx->fetch->status = r->headers_out.status;
+    ctx->fetch->content_length = r->headers_out.content_length_n;
 
     /* what ngx_http_header_filter() does for a subrequest */
     r->header_sent = 1;

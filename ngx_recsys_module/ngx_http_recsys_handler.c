@@ -35,6 +35,7 @@ static ngx_int_t ngx_http_recsys_rank(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
+static void ngx_http_recsys_end_of_answer(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_degraded_header(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_deadline_cleanup(ngx_http_request_t *r,
@@ -527,10 +528,47 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     rc = ngx_http_recsys_send_answer(r, rlcf, rlcf->index->engine, &render,
                                      ctx->format);
 
+    if (ctx->calls_running && rc == NGX_OK) {
+        ngx_http_recsys_end_of_answer(r);
+    }
+
     ctx->us_render = (ngx_http_recsys_now_ms() - t) * 1000;
     ctx->took_ms = ngx_http_recsys_now_ms() - ctx->start_ms;
 
     return rc;
+}
+
+
+/*
+ * The answer is out but a call holds the connection until it ends: a
+ * client that reads to the end of the stream rather than Content-Length
+ * is told it is over now.  Not over TLS, whose close_notify comes later,
+ * nor for HTTP/2 streams, which hold no connection.
+ */
+
+static void
+ngx_http_recsys_end_of_answer(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    if (r != r->main || r->buffered || c->buffered || r->out
+#if (NGX_HTTP_SSL)
+        || c->ssl
+#endif
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+       )
+    {
+        return;
+    }
+
+    if (ngx_shutdown_socket(c->fd, NGX_WRITE_SHUTDOWN) == -1) {
+        ngx_log_error(NGX_LOG_INFO, c->log, ngx_socket_errno,
+                      ngx_shutdown_socket_n " failed");
+    }
 }
 
 

@@ -944,7 +944,11 @@ ngx_http_recsys_llm_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
     }
 
     if (rc != NGX_OK) {
-        ngx_http_recsys_llm_error(r, call, "unreachable");
+        ngx_http_recsys_llm_error(r, call,
+                                  status == NGX_HTTP_GATEWAY_TIME_OUT
+                                  ? "upstream_timeout"
+                                  : (status >= 200 && status <= 299)
+                                    ? "truncated" : "unreachable");
         return;
     }
 

@@ -1832,6 +1832,23 @@ rs_llm_check_text(const char *s, const rs_llm_limits_t *limits,
 {
     size_t  i, at;
 
+    /*
+     * A reply that talks about instructions or prompts is a model that
+     * followed an injection in the query (or in a product text), not a
+     * shop assistant: nothing of it is shown.
+     */
+    static const char *const  injected[] = {
+        "previous instructions", "prior instructions", "system prompt",
+        "ignore all", "disregard all", "you are now", "jailbreak"
+    };
+
+    for (i = 0; i < sizeof(injected) / sizeof(injected[0]); i++) {
+        if (rs_llm_find_word(s, injected[i], 0, &at)) {
+            *reason = "injection";
+            return -1;
+        }
+    }
+
     for (i = 0; i < limits->nbanned; i++) {
         if (limits->banned[i] != NULL && limits->banned[i][0] != '\0'
             && rs_llm_find_word(s, limits->banned[i], 0, &at))

@@ -148,8 +148,9 @@ int rs_llm_request_json(const rs_llm_config_t *cf,
  * max_tokens, the content ends early), "api_error" (an "error" member),
  * "refused" (a refusal or a content filter), "bad_shape", "empty",
  * "too_long" (content over 64 KB); of the narrative, "unknown_id",
- * "wrong_price", "stock_claim", "banned_term"; and "no_memory".  Texts
- * too long are cut at a word boundary with an ellipsis, not rejected.
+ * "wrong_price", "stock_claim", "banned_term", "injection" (it talks of
+ * instructions or prompts); and "no_memory".  Texts too long are cut at a
+ * word boundary with an ellipsis, not rejected.
  */
 int rs_llm_parse_reply(const char *body, size_t len,
     const rs_llm_item_t *items, size_t n, const rs_llm_limits_t *limits,
