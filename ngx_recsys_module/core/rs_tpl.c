@@ -942,6 +942,13 @@ rs_tpl_parse(rs_tpl_t **out, const char *src, size_t len,
         }
     }
 
+    /* text for an embedding model: "&" must reach it as "&", not "&amp;" */
+    for (k = 0; (flags & RS_TPL_NO_ESCAPE) && k < t->nops; k++) {
+        if (t->ops[k].code == RS_TPL_OP_VAR) {
+            t->ops[k].flag = 0;
+        }
+    }
+
     free(p);
     *out = t;
 

@@ -22,6 +22,7 @@
 
 /* rs_tpl_parse() flags */
 #define RS_TPL_STRICT_PARTIALS  0x01    /* a missing partial is an error */
+#define RS_TPL_NO_ESCAPE        0x02    /* plain text: {{x}} as {{{x}}} */
 
 /* rs_tpl_loader_pt() results besides 0 (found) */
 #define RS_TPL_NOT_FOUND        -1
