@@ -35,6 +35,9 @@ LIBS        = $(BUILD)/librs_faiss_c.a $(FAISS_LIBS) -ljansson
 
 MODULE     := $(BUILD)/ngx_http_recsys_module.so
 CLI        := $(BUILD)/recsys-index
+# libcurl is the CLI's alone: the module embeds through subrequests
+CLI_SRCS   := $(wildcard tools/*.c)
+CLI_HDRS   := $(wildcard tools/*.h)
 NGX_TREE   := $(BUILD)/nginx
 
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
@@ -75,8 +78,10 @@ $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
 $(BUILD)/librs_core.a: $(CORE_OBJS)
 	ar rcs $@ $^
 
-$(CLI): tools/recsys-index.c $(BUILD)/librs_core.a $(BUILD)/librs_faiss_c.a
-	$(CC) $(RS_CFLAGS) $< -o $@ $(BUILD)/librs_core.a $(LIBS)
+$(CLI): $(CLI_SRCS) $(CLI_HDRS) $(BUILD)/librs_core.a \
+        $(BUILD)/librs_faiss_c.a
+	$(CC) $(RS_CFLAGS) -Itools $(CLI_SRCS) -o $@ $(BUILD)/librs_core.a \
+	    $(LIBS) -lcurl
 
 # --- the nginx module, configured in a copy of the nginx tree
 
