@@ -40,6 +40,7 @@
 #                     defaults to 1)
 #   --times N         the mode applies to N requests, then normal (0: all)
 #   --after N         the mode applies once N texts have been embedded
+#   --api-key KEY     answer 401 unless "Authorization: Bearer KEY"
 #
 # wrong-dim makes the last vector of a reply one dimension short,
 # non-numeric puts a string in the first vector, empty-data answers
@@ -70,17 +71,19 @@ use Time::HiRes qw(sleep);
 my %Conf = (
     port => 0, 'port-file' => undef, state => undef, dim => 64,
     seed => 'mock', 'latency-ms' => 0, mode => 'normal', 'slow-ms' => 1000,
-    'retry-after' => undef, times => 0, after => 0, quiet => 0,
+    'retry-after' => undef, times => 0, after => 0, 'api-key' => undef,
+    quiet => 0,
 );
 
 GetOptions(\%Conf, 'port=i', 'port-file=s', 'state=s', 'dim=i', 'seed=s',
            'latency-ms=i', 'mode=s', 'slow-ms=i', 'retry-after=i', 'times=i',
-           'after=i', 'quiet')
+           'after=i', 'api-key=s', 'quiet')
     or die "usage: $0 [--port N] [--port-file F] [--state DIR] [--dim N] "
          . "[--mode M] ... (see the top of this file)\n";
 
 # the names a request or /control may set
-my @Behaviour = qw(dim seed latency_ms mode slow_ms retry_after times after);
+my @Behaviour = qw(dim seed latency_ms mode slow_ms retry_after times after
+                   api_key);
 
 my $Json = JSON::PP->new->canonical;
 my $State = $Conf{state} || tempdir('embed-mock-XXXXXX', TMPDIR => 1,
@@ -197,9 +200,9 @@ sub read_request {
 
 
 sub reason {
-    my %r = (200 => 'OK', 400 => 'Bad Request', 404 => 'Not Found',
-             429 => 'Too Many Requests', 500 => 'Internal Server Error',
-             503 => 'Service Unavailable');
+    my %r = (200 => 'OK', 400 => 'Bad Request', 401 => 'Unauthorized',
+             404 => 'Not Found', 429 => 'Too Many Requests',
+             500 => 'Internal Server Error', 503 => 'Service Unavailable');
     return $r{$_[0]} // 'Error';
 }
 
@@ -254,6 +257,10 @@ sub embeddings {
     for (@Behaviour) {
         $b{$_} = url_decode($req->{query}{$_}) if exists $req->{query}{$_};
     }
+
+    return error(401, 'invalid API key')
+        if defined $b{api_key} && $b{api_key} ne ''
+           && ($req->{headers}{authorization} // '') ne "Bearer $b{api_key}";
 
     sleep($b{latency_ms} / 1000) if $b{latency_ms};
 

@@ -14,7 +14,7 @@ package RecsysEmbedMock;
 #   $mock->stop;                    # SIGTERM; done for every mock at exit
 #
 # new() takes the start flags of t/embed-mock.pl with "_" for "-" (dim,
-# seed, latency_ms, mode, slow_ms, retry_after, times, after).
+# seed, latency_ms, mode, slow_ms, retry_after, times, after, api_key).
 
 use strict;
 use warnings;
