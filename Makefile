@@ -5,6 +5,7 @@
 #   make test       unit tests, Test::Nginx suites and the browser test
 #   make demo       10,000-item demo on 127.0.0.1:8080
 #   make bench      100,000-item benchmark with wrk
+#   make bench-embed  offline embedding throughput against the mock model
 #
 # NGINX_SRC defaults to Debian's configure tree (package nginx-dev), so the
 # module loads into the stock /usr/sbin/nginx; point it at an nginx source
@@ -49,9 +50,10 @@ PROVE_INC  := $(if $(TEST_NGINX_LIB),-I $(TEST_NGINX_LIB)) -I $(REPO)/t/lib
 
 DEMO_N     ?= 10000
 BENCH_N    ?= 100000
+EMBED_N    ?= 10000
 
 .PHONY: all deps check-deps test unit-test nginx-test browser-test demo bench \
-        clean
+        bench-embed clean
 
 all: check-deps $(MODULE) $(CLI)
 
@@ -160,6 +162,9 @@ demo: all $(BUILD)/demo/index/manifest.json
 bench: all
 	bash bench/run-bench.sh $(NGINX_BIN) $(MODULE) $(CLI) $(BUILD)/bench \
 	    $(BENCH_N)
+
+bench-embed: all
+	bash bench/run-embed-bench.sh $(CLI) $(BUILD)/bench-embed $(EMBED_N)
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -173,7 +173,7 @@ my $t0 = time;
 ($dir, $rc, $out, $err) = build($mock->url, '--batch', 25, '--concurrency', 1,
                                 '--timeout', 0.4, '--backoff', 0.05);
 is $rc, 0, 'a request over --timeout is retried' or diag $err;
-like $err, qr/batch 1: Timeout was reached .*, retrying in [\d.]+s \(attempt 2 of 6\)/,
+like $err, qr/batch 1: Operation timed out after \d+ milliseconds .*, retrying in [\d.]+s \(attempt 2 of 6\)/,
     'and the retry is reported';
 ok manifest($dir), 'and the build completes';
 
@@ -181,7 +181,7 @@ fresh(mode => 'slow', slow_ms => 1500);
 ($dir, $rc, $out, $err) = build($mock->url, '--batch', 50, '--timeout', 0.3,
                                 '--retries', 1, '--backoff', 0.05);
 is $rc, 1, 'an endpoint slower than --timeout on every attempt fails';
-like $err, qr/batch 1 \(items 1-50\): Timeout was reached .* after 2 attempts/,
+like $err, qr/batch 1 \(items 1-50\): Operation timed out after \d+ milliseconds .* after 2 attempts/,
     'naming the batch and the attempts';
 
 fresh(mode => '500');

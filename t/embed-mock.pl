@@ -66,6 +66,7 @@ use Getopt::Long qw(GetOptions);
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX ();
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(sleep);
 
 my %Conf = (
@@ -146,6 +147,9 @@ sub serve {
 
     binmode $c;
 
+    # a reply's last segment must not wait for the client's delayed ACK
+    setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1);
+
     while (my $req = read_request($c)) {
         my ($status, $headers, $body) = route($req);
         my $keep = ($req->{headers}{connection} // '') !~ /close/i
@@ -157,7 +161,13 @@ sub serve {
             . ($keep ? '' : "Connection: close\r\n");
         $head .= "$_: $headers->{$_}\r\n" for sort keys %$headers;
 
-        print {$c} $head, "\r\n", $body or return;
+        my $out = "$head\r\n$body";
+
+        while (length $out) {
+            my $n = syswrite($c, $out) or return;
+            substr($out, 0, $n, '');
+        }
+
         return unless $keep;
     }
 }

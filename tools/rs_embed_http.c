@@ -350,7 +350,11 @@ rs_http_start(rs_http_ctx_t *ctx, rs_http_batch_t *b)
 }
 
 
-/* the retry that is due first, else the next batch; *wake: next due */
+/*
+ * The retry that is due first, else the next batch, unless a retry is
+ * still waiting: an endpoint that throttles or fails gets no new batch
+ * before its backoff is over.  *wake: when the next retry is due.
+ */
 
 static rs_http_batch_t *
 rs_http_pick(rs_http_ctx_t *ctx, double now, double *wake)
@@ -378,7 +382,7 @@ rs_http_pick(rs_http_ctx_t *ctx, double now, double *wake)
         }
     }
 
-    if (due == NULL && ctx->next < ctx->nbatches) {
+    if (due == NULL && *wake == 0 && ctx->next < ctx->nbatches) {
         due = &ctx->batches[ctx->next++];
     }
 
@@ -492,8 +496,8 @@ rs_http_finish(rs_http_ctx_t *ctx, rs_http_batch_t *b, CURLcode code)
     ctx->in_flight--;
 
     if (code != CURLE_OK) {
-        snprintf(what, sizeof(what), "%s (%s)", curl_easy_strerror(code),
-                 b->error[0] ? b->error : "no detail");
+        snprintf(what, sizeof(what), "%s",
+                 b->error[0] ? b->error : curl_easy_strerror(code));
 
         if (!rs_http_retryable(code)) {
             rs_http_fail(ctx, b, "%s", what);
@@ -530,7 +534,7 @@ rs_embed_http(const rs_embed_http_conf_t *conf, const rs_embed_job_t *jobs,
     size_t n, rs_build_vectors_pt done, void *build,
     rs_embed_http_stats_t *stats, char *err, size_t errlen)
 {
-    int               running, numfds, rc;
+    int               running, numfds, rc, completed;
     char              auth[1024];
     long              wait_ms;
     size_t            i, batch;
@@ -611,6 +615,8 @@ rs_embed_http(const rs_embed_http_conf_t *conf, const rs_embed_job_t *jobs,
             goto done;
         }
 
+        completed = 0;
+
         while ((msg = curl_multi_info_read(ctx.multi, &numfds)) != NULL) {
             if (msg->msg != CURLMSG_DONE) {
                 continue;
@@ -618,10 +624,12 @@ rs_embed_http(const rs_embed_http_conf_t *conf, const rs_embed_job_t *jobs,
 
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &b);
             rs_http_finish(&ctx, b, msg->data.result);
+            completed = 1;
         }
 
-        if (ctx.finished == ctx.nbatches) {
-            break;
+        /* a finished request frees a slot for the next batch at once */
+        if (completed || ctx.finished == ctx.nbatches) {
+            continue;
         }
 
         wait_ms = RS_HTTP_POLL_MS;
