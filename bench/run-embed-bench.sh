@@ -35,7 +35,8 @@ url="http://127.0.0.1:$(cat "$dir/mock.port")/v1/embeddings"
 
 echo "== machine"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "mock: dim $dim, $latency ms added per request; batches of $batch; $n items"
+echo "mock: dim $dim, $latency ms added per request"
+echo "$n items in batches of $batch"
 
 TIMEFORMAT="recsys-index: %R s wall, %U s user, %S s system"
 

@@ -13,7 +13,9 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-use lib 't/lib';
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use RecsysCli qw(run);
 use RecsysEmbedMock;
 
 my $cli = $ENV{TEST_NGINX_CLI} || cwd() . '/build/recsys-index';
@@ -25,16 +27,6 @@ plan skip_all => "$cli not built" unless -x $cli;
 
 my $mock = RecsysEmbedMock->new(dim => 64)->start;
 my $n = 0;
-
-
-sub run {
-    my $cmd = join ' ', map { "'$_'" } @_;
-    my $out = `$cmd 2>$tmp/stderr`;
-    my $rc = $? >> 8;
-    open my $fh, '<', "$tmp/stderr" or die $!;
-    my $err = do { local $/; <$fh> };
-    return ($rc, $out, $err);
-}
 
 
 # a fresh directory and a fresh mock behaviour and count for each case

@@ -228,7 +228,8 @@ sub route {
     my ($req) = @_;
     my $p = $req->{path};
 
-    return embeddings($req) if $req->{method} eq 'POST' && $p =~ m{/embeddings$};
+    return embeddings($req)
+        if $req->{method} eq 'POST' && $p =~ m{/embeddings$};
     return (200, {}, $Json->encode(stats())) if $p eq '/stats';
 
     if ($req->{method} eq 'POST' && $p eq '/reset') {
@@ -238,7 +239,8 @@ sub route {
 
     if ($req->{method} eq 'POST' && $p eq '/control') {
         my $set = eval { decode_json($req->{body}) };
-        return error(400, 'a JSON object is expected') unless ref $set eq 'HASH';
+        return error(400, 'a JSON object is expected')
+            unless ref $set eq 'HASH';
 
         my %c = %Defaults;
         for (@Behaviour) { $c{$_} = $set->{$_} if exists $set->{$_} }

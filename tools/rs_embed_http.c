@@ -29,14 +29,6 @@
 
 
 typedef struct {
-    char                         *data;
-    size_t                        len;
-    size_t                        cap;
-    size_t                        max;
-} rs_http_buf_t;
-
-
-typedef struct {
     size_t                        first;        /* job */
     size_t                        n;
     size_t                        number;       /* 1-based, for messages */
@@ -44,8 +36,8 @@ typedef struct {
     double                        not_before;
     long                          retry_after;  /* seconds; -1: none */
     CURL                         *easy;
-    rs_http_buf_t                 body;
-    rs_http_buf_t                 reply;
+    rs_buf_t                      body;
+    rs_buf_t                      reply;
     char                          error[CURL_ERROR_SIZE];
     unsigned                      waiting:1;    /* for its retry */
 } rs_http_batch_t;
@@ -75,15 +67,13 @@ typedef struct {
 
 
 static double rs_http_now(void);
-static int rs_http_buf_add(rs_http_buf_t *b, const char *data, size_t len);
-static int rs_http_json_write(const char *buf, size_t size, void *data);
 static size_t rs_http_write(char *ptr, size_t size, size_t nmemb,
     void *data);
 static size_t rs_http_header(char *buf, size_t size, size_t nitems,
     void *data);
 static void rs_http_fail(rs_http_ctx_t *ctx, const rs_http_batch_t *b,
     const char *fmt, ...);
-static void rs_http_excerpt(const rs_http_buf_t *b, char *out, size_t len);
+static void rs_http_excerpt(const rs_buf_t *b, char *out, size_t len);
 static int rs_http_start(rs_http_ctx_t *ctx, rs_http_batch_t *b);
 static rs_http_batch_t *rs_http_pick(rs_http_ctx_t *ctx, double now,
     double *wake);
@@ -106,50 +96,11 @@ rs_http_now(void)
 }
 
 
-static int
-rs_http_buf_add(rs_http_buf_t *b, const char *data, size_t len)
-{
-    char    *p;
-    size_t   cap;
-
-    if (b->max && b->len + len > b->max) {
-        return -1;
-    }
-
-    if (b->len + len + 1 > b->cap) {
-        for (cap = b->cap ? b->cap : 4096; cap < b->len + len + 1; cap *= 2) {
-            /* void */
-        }
-
-        p = realloc(b->data, cap);
-        if (p == NULL) {
-            return -1;
-        }
-
-        b->data = p;
-        b->cap = cap;
-    }
-
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-
-    return 0;
-}
-
-
-static int
-rs_http_json_write(const char *buf, size_t size, void *data)
-{
-    return rs_http_buf_add(data, buf, size);
-}
-
-
 static size_t
 rs_http_write(char *ptr, size_t size, size_t nmemb, void *data)
 {
     /* anything but the full size makes libcurl abort the transfer */
-    return rs_http_buf_add(data, ptr, size * nmemb) == 0 ? size * nmemb : 0;
+    return rs_buf_add(data, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
 
@@ -235,7 +186,7 @@ rs_http_fail(rs_http_ctx_t *ctx, const rs_http_batch_t *b, const char *fmt,
 /* the start of an error body, on one line, for a message */
 
 static void
-rs_http_excerpt(const rs_http_buf_t *b, char *out, size_t len)
+rs_http_excerpt(const rs_buf_t *b, char *out, size_t len)
 {
     size_t  i, n;
 
@@ -292,7 +243,7 @@ rs_http_start(rs_http_ctx_t *ctx, rs_http_batch_t *b)
         }
 
         if (rs_openai_request_json(conf->model, texts, lens, b->n,
-                                   rs_http_json_write, &b->body)
+                                   rs_buf_write, &b->body)
             != 0)
         {
             rs_http_fail(ctx, b, "cannot build the request (out of memory, "
@@ -308,7 +259,7 @@ rs_http_start(rs_http_ctx_t *ctx, rs_http_batch_t *b)
     }
 
     free(b->reply.data);
-    memset(&b->reply, 0, sizeof(rs_http_buf_t));
+    memset(&b->reply, 0, sizeof(rs_buf_t));
     b->reply.max = RS_HTTP_REPLY_MAX(b->n);
     b->retry_after = -1;
     b->error[0] = '\0';

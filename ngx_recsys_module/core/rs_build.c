@@ -56,12 +56,6 @@ typedef struct {
 } rs_build_model_t;
 
 
-typedef struct {
-    char    *buf;
-    size_t   len;
-    size_t   cap;
-} rs_build_buf_t;
-
 
 static void rs_build_fields(const rs_product_t *p, const char **text,
     size_t *len, unsigned *kinds, float *weight);
@@ -90,7 +84,6 @@ static void rs_build_model_free(rs_build_model_t *m);
 static json_t *rs_build_text_context(const rs_product_t *p);
 static int rs_build_text_set(json_t *ctx, const char *key, const char *s,
     size_t len);
-static int rs_build_buf_write(const char *buf, size_t size, void *data);
 static void rs_build_path(char *buf, size_t size, const char *dir,
     const char *name, const char *suffix);
 static void rs_build_no_progress(void *data, const char *stage, size_t done,
@@ -462,37 +455,6 @@ rs_build_index(const rs_build_conf_t *conf, const char *name,
 }
 
 
-static int
-rs_build_buf_write(const char *buf, size_t size, void *data)
-{
-    char            *p;
-    size_t           cap;
-    rs_build_buf_t  *b;
-
-    b = data;
-
-    if (b->len + size + 1 > b->cap) {
-        for (cap = b->cap ? b->cap : 256; cap < b->len + size + 1; cap *= 2) {
-            /* void */
-        }
-
-        p = realloc(b->buf, cap);
-        if (p == NULL) {
-            return -1;
-        }
-
-        b->buf = p;
-        b->cap = cap;
-    }
-
-    memcpy(b->buf + b->len, buf, size);
-    b->len += size;
-    b->buf[b->len] = '\0';
-
-    return 0;
-}
-
-
 /* absent and empty fields stay out, so that sections skip them */
 
 static int
@@ -571,9 +533,9 @@ rs_build_text_context(const rs_product_t *p)
 char *
 rs_build_text(const rs_tpl_t *tpl, const rs_product_t *p, size_t *len)
 {
-    int              rc;
-    json_t          *ctx;
-    rs_build_buf_t   b;
+    int        rc;
+    json_t    *ctx;
+    rs_buf_t   b;
 
     ctx = rs_build_text_context(p);
     if (ctx == NULL) {
@@ -582,17 +544,18 @@ rs_build_text(const rs_tpl_t *tpl, const rs_product_t *p, size_t *len)
 
     memset(&b, 0, sizeof(b));
 
-    rc = rs_tpl_render(tpl, ctx, rs_build_buf_write, &b);
+    rc = rs_tpl_render(tpl, ctx, rs_buf_write, &b);
     json_decref(ctx);
 
-    if (rc != 0 || rs_build_buf_write("", 0, &b) != 0) {
-        free(b.buf);
+    /* an empty text still gets its NUL */
+    if (rc != 0 || rs_buf_add(&b, "", 0) != 0) {
+        free(b.data);
         return NULL;
     }
 
     *len = b.len;
 
-    return b.buf;
+    return b.data;
 }
 
 
