@@ -89,7 +89,6 @@ my @Behaviour = qw(dim seed latency_ms mode slow_ms retry_after times after
 my $Json = JSON::PP->new->canonical;
 my $State = $Conf{state} || tempdir('embed-mock-XXXXXX', TMPDIR => 1,
                                     CLEANUP => 1);
-my $Parent = $$;
 my %WordCache;
 
 my %Defaults = map { (my $k = $_) =~ tr/_/-/; ($_ => $Conf{$k}) } @Behaviour;
@@ -103,13 +102,19 @@ my $listen = IO::Socket::INET->new(Listen => 128, LocalAddr => '127.0.0.1',
                                    Proto => 'tcp')
     or die "embed-mock: cannot listen on port $Conf{port}: $!\n";
 
-# children are reaped by the kernel; a stop takes them all down
-$SIG{CHLD} = 'IGNORE';
+# a stop takes the connections' processes down too
+my %Children;
+
+$SIG{CHLD} = sub {
+    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+        delete $Children{$pid};
+    }
+};
+
 $SIG{TERM} = $SIG{INT} = sub {
-    kill 'TERM', -$$ if $$ == $Parent;
+    kill 'TERM', keys %Children;
     POSIX::_exit(0);
 };
-POSIX::setpgid(0, 0);
 
 if (defined $Conf{'port-file'}) {
     my $tmp = "$Conf{'port-file'}.tmp";
@@ -122,22 +127,32 @@ if (defined $Conf{'port-file'}) {
 print STDERR "embed-mock: listening on 127.0.0.1:", $listen->sockport,
              ", state in $State\n" unless $Conf{quiet};
 
+my $chld = POSIX::SigSet->new(POSIX::SIGCHLD());
+
 for (;;) {
     my $c = $listen->accept or next;
+
+    # a child reaped before it is recorded would stay recorded for ever
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), $chld);
     my $pid = fork;
 
     if (!defined $pid) {
+        POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $chld);
         close $c;
         next;
     }
 
     if ($pid == 0) {
+        POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $chld);
         close $listen;
-        $SIG{TERM} = sub { POSIX::_exit(0) };
+        $SIG{CHLD} = 'DEFAULT';
+        $SIG{TERM} = $SIG{INT} = sub { POSIX::_exit(0) };
         serve($c);
         POSIX::_exit(0);
     }
 
+    $Children{$pid} = 1;
+    POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $chld);
     close $c;
 }
 
