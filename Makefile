@@ -5,6 +5,7 @@
 #   make test       unit tests, Test::Nginx suites and the browser test
 #   make demo       10,000-item demo on 127.0.0.1:8080
 #   make bench      100,000-item benchmark with wrk
+#   make bench-embed  offline embedding throughput against the mock model
 #
 # NGINX_SRC defaults to Debian's configure tree (package nginx-dev), so the
 # module loads into the stock /usr/sbin/nginx; point it at an nginx source
@@ -35,6 +36,9 @@ LIBS        = $(BUILD)/librs_faiss_c.a $(FAISS_LIBS) -ljansson
 
 MODULE     := $(BUILD)/ngx_http_recsys_module.so
 CLI        := $(BUILD)/recsys-index
+# libcurl is the CLI's alone: the module embeds through subrequests
+CLI_SRCS   := $(wildcard tools/*.c)
+CLI_HDRS   := $(wildcard tools/*.h)
 NGX_TREE   := $(BUILD)/nginx
 
 UNIT_SRCS  := $(wildcard t/unit/test_*.c)
@@ -46,9 +50,10 @@ PROVE_INC  := $(if $(TEST_NGINX_LIB),-I $(TEST_NGINX_LIB)) -I $(REPO)/t/lib
 
 DEMO_N     ?= 10000
 BENCH_N    ?= 100000
+EMBED_N    ?= 10000
 
 .PHONY: all deps check-deps test unit-test nginx-test browser-test demo bench \
-        clean
+        bench-embed clean
 
 all: check-deps $(MODULE) $(CLI)
 
@@ -75,8 +80,10 @@ $(BUILD)/core/%.o: $(CORE)/%.c $(CORE_HDRS)
 $(BUILD)/librs_core.a: $(CORE_OBJS)
 	ar rcs $@ $^
 
-$(CLI): tools/recsys-index.c $(BUILD)/librs_core.a $(BUILD)/librs_faiss_c.a
-	$(CC) $(RS_CFLAGS) $< -o $@ $(BUILD)/librs_core.a $(LIBS)
+$(CLI): $(CLI_SRCS) $(CLI_HDRS) $(BUILD)/librs_core.a \
+        $(BUILD)/librs_faiss_c.a
+	$(CC) $(RS_CFLAGS) -Itools $(CLI_SRCS) -o $@ $(BUILD)/librs_core.a \
+	    $(LIBS) -lcurl
 
 # --- the nginx module, configured in a copy of the nginx tree
 
@@ -155,6 +162,9 @@ demo: all $(BUILD)/demo/index/manifest.json
 bench: all
 	bash bench/run-bench.sh $(NGINX_BIN) $(MODULE) $(CLI) $(BUILD)/bench \
 	    $(BENCH_N)
+
+bench-embed: all
+	bash bench/run-embed-bench.sh $(CLI) $(BUILD)/bench-embed $(EMBED_N)
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -27,6 +27,7 @@ ngx_http_recsys_index_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t                    *value, path;
     ngx_uint_t                    i;
     ngx_pool_cleanup_t           *cln;
+    const rs_engine_model_t      *model;
     ngx_http_recsys_index_t      *index, **indexp;
     ngx_http_recsys_main_conf_t  *rmcf;
 
@@ -95,11 +96,28 @@ ngx_http_recsys_index_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     *indexp = index;
     rlcf->index = index;
 
+    model = rs_engine_model(index->engine);
+
+    if (model->type == RS_EMBEDDER_BUILTIN) {
+        ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                      "recsys_index \"%V\": %uD items, version %s, %s index",
+                      &path, rs_engine_store(index->engine)->count,
+                      rs_engine_version(index->engine),
+                      rs_engine_index_type(index->engine));
+
+        return NGX_CONF_OK;
+    }
+
+    /* whoever reads the log must see that queries are not the model's */
     ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
-                  "recsys_index \"%V\": %uD items, version %s, %s index",
+                  "recsys_index \"%V\": %uD items, version %s, %s index "
+                  "embedded by model \"%s\" at %s (dim %uD); queries are "
+                  "embedded by the built-in embedder into its lexical "
+                  "companion (dim %uD)",
                   &path, rs_engine_store(index->engine)->count,
                   rs_engine_version(index->engine),
-                  rs_engine_index_type(index->engine));
+                  rs_engine_index_type(index->engine), model->model,
+                  model->endpoint_host, model->dim, model->lexical_dim);
 
     return NGX_CONF_OK;
 }

@@ -6,21 +6,15 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use Cwd qw(cwd);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use RecsysCli qw(run);
 
 my $cli = $ENV{TEST_NGINX_CLI} || cwd() . '/build/recsys-index';
 my $data = $ENV{TEST_NGINX_DATA} || cwd() . '/t/data';
 my $tmp = tempdir(CLEANUP => 1);
 
 plan skip_all => "$cli not built" unless -x $cli;
-
-sub run {
-    my $cmd = join ' ', map { "'$_'" } @_;
-    my $out = `$cmd 2>$tmp/stderr`;
-    my $rc = $? >> 8;
-    open my $fh, '<', "$tmp/stderr" or die $!;
-    my $err = do { local $/; <$fh> };
-    return ($rc, $out, $err);
-}
 
 my ($rc, $out, $err) = run($cli, 'build', '--catalog',
                            "$data/bad_catalog.jsonl", '--out', "$tmp/bad");

@@ -6,24 +6,32 @@
  */
 
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "rs_arena.h"
 #include "rs_build.h"
+#include "rs_embed_http.h"
 #include "rs_engine.h"
 #include "rs_gen.h"
+#include "rs_openai.h"
 #include "rs_render.h"
 
 
-#define RS_CLI_VERSION  "0.1.0"
+#define RS_CLI_VERSION      "0.1.0"
+#define RS_CLI_BACKOFF_MAX  30.0
+#define RS_CLI_KEY_MAX      512
 
 
 typedef struct {
@@ -48,7 +56,23 @@ typedef struct {
 } rs_cli_query_t;
 
 
+typedef struct {
+    rs_embed_http_conf_t   http;
+    rs_embed_http_stats_t  stats;
+    char                   host[256];
+    char                   key[RS_CLI_KEY_MAX];
+    double                 seconds;
+    int                    quiet;
+} rs_cli_embed_t;
+
+
 static int rs_cli_build(int argc, char **argv);
+static int rs_cli_build_openai(rs_build_conf_t *conf, rs_cli_embed_t *em,
+    const char *endpoint, const char *key_file);
+static int rs_cli_read_key(const char *path, char *key, size_t len);
+static int rs_cli_embed(void *data, const rs_embed_job_t *jobs, size_t n,
+    rs_build_vectors_pt done, void *build, char *err, size_t errlen);
+static void rs_cli_interrupt(int signo);
 static int rs_cli_gen(int argc, char **argv);
 static int rs_cli_query(int argc, char **argv);
 static int rs_cli_bench(int argc, char **argv);
@@ -82,6 +106,10 @@ static const struct option  rs_cli_filter_options[] = {
     { "iterations", required_argument, NULL, 'n' },
     { NULL, 0, NULL, 0 }
 };
+
+
+/* set by SIGINT or SIGTERM: a build keeps what is embedded, then stops */
+static volatile sig_atomic_t  rs_cli_stop;
 
 
 /* the benchmark's shopper queries, rotated so no single one is cached */
@@ -153,6 +181,11 @@ rs_cli_usage(FILE *f)
         "usage:\n"
         "  recsys-index build --catalog FILE --out DIR [--index auto|flat|hnsw]\n"
         "                     [--dim 256] [--strict] [--quiet]\n"
+        "                     [--embedder builtin|openai --endpoint URL\n"
+        "                      --model NAME [--api-key-file PATH]\n"
+        "                      [--batch 64] [--concurrency 4] [--retries 5]\n"
+        "                      [--timeout 60] [--backoff 0.5]\n"
+        "                      [--text-template MUSTACHE]]\n"
         "  recsys-index gen --n N [--seed S] [--out FILE]\n"
         "  recsys-index query DIR [TEXT] [--item ID] [--k 8] [--category C]\n"
         "                     [--brand B] [--min-price X] [--max-price Y]\n"
@@ -262,9 +295,11 @@ rs_cli_progress(void *data, const char *stage, size_t done, size_t total)
 static int
 rs_cli_build(int argc, char **argv)
 {
-    int                c, quiet;
+    int                rc, c, quiet;
     char               err[1024];
     double             v, t0;
+    const char        *endpoint, *key_file;
+    rs_cli_embed_t     em;
     rs_build_conf_t    conf;
     rs_build_stats_t   stats;
     rs_cli_report_t    rep;
@@ -276,12 +311,32 @@ rs_cli_build(int argc, char **argv)
         { "dim", required_argument, NULL, 'd' },
         { "strict", no_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },
+        { "embedder", required_argument, NULL, 'E' },
+        { "endpoint", required_argument, NULL, 'U' },
+        { "model", required_argument, NULL, 'm' },
+        { "api-key-file", required_argument, NULL, 'K' },
+        { "batch", required_argument, NULL, 'b' },
+        { "concurrency", required_argument, NULL, 'C' },
+        { "retries", required_argument, NULL, 'r' },
+        { "timeout", required_argument, NULL, 't' },
+        { "backoff", required_argument, NULL, 'B' },
+        { "text-template", required_argument, NULL, 'T' },
         { NULL, 0, NULL, 0 }
     };
 
     memset(&conf, 0, sizeof(conf));
+    memset(&em, 0, sizeof(em));
     conf.dim = RS_EMBED_DEFAULT_DIM;
     conf.index_type = RS_INDEX_AUTO;
+    conf.embedder = RS_EMBEDDER_BUILTIN;
+    em.http.batch = 64;
+    em.http.concurrency = 4;
+    em.http.retries = 5;
+    em.http.timeout = 60;
+    em.http.backoff = 0.5;
+    em.http.backoff_max = RS_CLI_BACKOFF_MAX;
+    endpoint = NULL;
+    key_file = NULL;
     quiet = 0;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -311,6 +366,59 @@ rs_cli_build(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'E':
+            if (rs_embedder_type_parse(optarg, &conf.embedder) != 0) {
+                fprintf(stderr, "recsys-index: invalid value \"%s\" for "
+                        "--embedder (builtin or openai)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'U':
+            endpoint = optarg;
+            break;
+        case 'm':
+            conf.model = optarg;
+            break;
+        case 'K':
+            key_file = optarg;
+            break;
+        case 'b':
+            if (rs_cli_number("batch", optarg, 1, RS_OPENAI_MAX_BATCH, &v)
+                != 0)
+            {
+                return 2;
+            }
+            em.http.batch = (size_t) v;
+            break;
+        case 'C':
+            if (rs_cli_number("concurrency", optarg, 1, 64, &v) != 0) {
+                return 2;
+            }
+            em.http.concurrency = (size_t) v;
+            break;
+        case 'r':
+            if (rs_cli_number("retries", optarg, 0, 100, &v) != 0) {
+                return 2;
+            }
+            em.http.retries = (unsigned) v;
+            break;
+        case 't':
+            if (rs_cli_number("timeout", optarg, 0.1, 3600, &v) != 0) {
+                return 2;
+            }
+            em.http.timeout = v;
+            break;
+        case 'B':
+            if (rs_cli_number("backoff", optarg, 0, RS_CLI_BACKOFF_MAX, &v)
+                != 0)
+            {
+                return 2;
+            }
+            em.http.backoff = v;
+            break;
+        case 'T':
+            conf.text_template = optarg;
+            break;
         default:
             rs_cli_usage(stderr);
             return 2;
@@ -320,6 +428,15 @@ rs_cli_build(int argc, char **argv)
     if (conf.catalog == NULL || conf.out == NULL) {
         fprintf(stderr, "recsys-index build: --catalog and --out are "
                 "required\n");
+        return 2;
+    }
+
+    if (conf.embedder == RS_EMBEDDER_BUILTIN
+        && (endpoint || conf.model || key_file || conf.text_template))
+    {
+        fprintf(stderr, "recsys-index build: --endpoint, --model, "
+                "--api-key-file and --text-template need --embedder "
+                "openai\n");
         return 2;
     }
 
@@ -337,22 +454,183 @@ rs_cli_build(int argc, char **argv)
     conf.progress = rs_cli_progress;
     conf.progress_data = &progress;
 
+    em.quiet = quiet;
+    em.http.progress = rs_cli_progress;
+    em.http.progress_data = &progress;
+
+    if (conf.embedder == RS_EMBEDDER_OPENAI) {
+        rc = rs_cli_build_openai(&conf, &em, endpoint, key_file);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     t0 = rs_cli_now();
 
-    if (rs_build(&conf, &stats, err, sizeof(err)) != 0) {
+    rc = rs_build(&conf, &stats, err, sizeof(err));
+
+    if (conf.embedder == RS_EMBEDDER_OPENAI) {
+        memset(em.key, 0, sizeof(em.key));
+        curl_global_cleanup();
+    }
+
+    if (rc != 0) {
         fprintf(stderr, "recsys-index build: %s\n", err);
         return 1;
     }
 
-    if (!quiet) {
-        fprintf(stderr, "built %s: %zu items, %zu rejected, %zu duplicate "
-                "ids, %s index, dim %u, version %s, %.2fs\n", conf.out,
-                stats.items, stats.bad, stats.duplicates,
-                rs_index_type_name(stats.index_type), conf.dim,
-                stats.version, rs_cli_now() - t0);
+    if (quiet) {
+        return 0;
+    }
+
+    fprintf(stderr, "built %s: %zu items, %zu rejected, %zu duplicate "
+            "ids, %s index, dim %u, version %s, %.2fs\n", conf.out,
+            stats.items, stats.bad, stats.duplicates,
+            rs_index_type_name(stats.index_type),
+            conf.embedder == RS_EMBEDDER_OPENAI ? stats.model_dim : conf.dim,
+            stats.version, rs_cli_now() - t0);
+
+    if (conf.embedder == RS_EMBEDDER_OPENAI && stats.embedded == 0) {
+        fprintf(stderr, "model \"%s\" at %s: all %zu vectors from the "
+                "checkpoint, nothing embedded; lexical companion dim %u\n",
+                conf.model, em.host, stats.reused, conf.dim);
+
+    } else if (conf.embedder == RS_EMBEDDER_OPENAI) {
+        fprintf(stderr, "model \"%s\" at %s: %zu items embedded in %zu "
+                "requests (%zu retries, %.0f items/s), %zu from the "
+                "checkpoint%s; lexical companion dim %u\n", conf.model,
+                em.host, stats.embedded, em.stats.requests, em.stats.retries,
+                em.seconds > 0 ? stats.embedded / em.seconds : 0.0,
+                stats.reused,
+                stats.stale_checkpoint
+                    ? " (that of another model was dropped)" : "",
+                conf.dim);
     }
 
     return 0;
+}
+
+
+static int
+rs_cli_build_openai(rs_build_conf_t *conf, rs_cli_embed_t *em,
+    const char *endpoint, const char *key_file)
+{
+    struct sigaction  sa;
+
+    if (endpoint == NULL || conf->model == NULL || conf->model[0] == '\0') {
+        fprintf(stderr, "recsys-index build: --embedder openai needs "
+                "--endpoint and --model\n");
+        return 2;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "recsys-index build: libcurl failed to start\n");
+        return 1;
+    }
+
+    if (rs_cli_read_key(key_file, em->key, sizeof(em->key)) != 0) {
+        curl_global_cleanup();
+        return 1;
+    }
+
+    if (rs_embed_http_host(endpoint, em->host, sizeof(em->host)) != 0) {
+        fprintf(stderr, "recsys-index build: invalid value \"%s\" for "
+                "--endpoint\n", endpoint);
+        curl_global_cleanup();
+        return 2;
+    }
+
+    em->http.endpoint = endpoint;
+    em->http.model = conf->model;
+    em->http.api_key = key_file ? em->key : NULL;
+    em->http.stop = &rs_cli_stop;
+    em->http.log = em->quiet ? NULL : stderr;
+
+    conf->endpoint_host = em->host;
+    conf->embed = rs_cli_embed;
+    conf->embed_data = em;
+
+    /* the first signal drains the requests in flight, a second kills */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = rs_cli_interrupt;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    return 0;
+}
+
+
+static void
+rs_cli_interrupt(int signo)
+{
+    (void) signo;
+
+    rs_cli_stop = 1;
+}
+
+
+/* the key never reaches a message, a manifest or the command line */
+
+static int
+rs_cli_read_key(const char *path, char *key, size_t len)
+{
+    FILE    *f;
+    size_t   n;
+
+    if (path == NULL) {
+        return 0;
+    }
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "recsys-index build: cannot open \"%s\": %s\n",
+                path, strerror(errno));
+        return -1;
+    }
+
+    n = fread(key, 1, len - 1, f);
+    fclose(f);
+
+    while (n && isspace((unsigned char) key[n - 1])) {
+        n--;
+    }
+
+    key[n] = '\0';
+
+    if (n == 0 || n == len - 1 || strpbrk(key, "\r\n") != NULL) {
+        fprintf(stderr, "recsys-index build: \"%s\" must hold one API "
+                "key on one line\n", path);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+rs_cli_embed(void *data, const rs_embed_job_t *jobs, size_t n,
+    rs_build_vectors_pt done, void *build, char *err, size_t errlen)
+{
+    int              rc;
+    double           t0;
+    rs_cli_embed_t  *em;
+
+    em = data;
+
+    if (!em->quiet) {
+        fprintf(stderr, "embedding %zu texts with \"%s\" at %s: batches of "
+                "%zu, %zu in flight\n", n, em->http.model, em->host,
+                em->http.batch, em->http.concurrency);
+    }
+
+    t0 = rs_cli_now();
+    rc = rs_embed_http(&em->http, jobs, n, done, build, &em->stats, err,
+                       errlen);
+    em->seconds = rs_cli_now() - t0;
+
+    return rc;
 }
 
 
@@ -587,6 +865,11 @@ rs_cli_query(int argc, char **argv)
 
         rc = rs_render_json(e, &r, rs_cli_write_stdout, NULL);
         putchar('\n');
+
+        if (explain) {
+            fprintf(stderr, "embed source: %s\n",
+                    rs_embed_source_name(res.embed_source));
+        }
     }
 
     if (rc != 0) {

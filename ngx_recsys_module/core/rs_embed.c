@@ -221,3 +221,27 @@ rs_embed_normalize(float *vec, uint32_t dim)
 
     return norm;
 }
+
+
+const char *
+rs_embedder_type_name(rs_embedder_type_e type)
+{
+    return type == RS_EMBEDDER_OPENAI ? "openai" : "builtin";
+}
+
+
+int
+rs_embedder_type_parse(const char *name, rs_embedder_type_e *type)
+{
+    if (strcmp(name, "builtin") == 0) {
+        *type = RS_EMBEDDER_BUILTIN;
+
+    } else if (strcmp(name, "openai") == 0) {
+        *type = RS_EMBEDDER_OPENAI;
+
+    } else {
+        return -1;
+    }
+
+    return 0;
+}

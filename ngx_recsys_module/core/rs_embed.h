@@ -23,6 +23,17 @@
 #define RS_EMBED_MAX_TOKEN       64
 
 
+/*
+ * Who embedded an index's items: the built-in embedder, or a model behind
+ * an OpenAI-compatible API, whose index then carries a built-in companion
+ * for queries the model cannot embed.
+ */
+typedef enum {
+    RS_EMBEDDER_BUILTIN = 0,
+    RS_EMBEDDER_OPENAI
+} rs_embedder_type_e;
+
+
 typedef struct {
     uint32_t      dim;
     uint32_t      idf_bits;
@@ -48,6 +59,10 @@ void rs_embed_add(const rs_embedder_t *em, const char *text, size_t len,
     unsigned kinds, float weight, float *vec);
 float rs_embed_normalize(float *vec, uint32_t dim);
 uint32_t rs_embed_idf_slot(const rs_embedder_t *em, uint64_t hash);
+
+/* "builtin", "openai" */
+const char *rs_embedder_type_name(rs_embedder_type_e type);
+int rs_embedder_type_parse(const char *name, rs_embedder_type_e *type);
 
 
 #endif /* RS_EMBED_H */

@@ -19,21 +19,35 @@
 
 
 struct rs_engine_s {
-    rs_store_t      store;
-    rs_embedder_t   embedder;
-    float          *idf;
-    rs_index_t     *index;
-    rs_vocab_t     *vocab;
-    double          log_max_popularity;
-    double          rating_mean;
-    rs_profile_t    profile;
-    char            version[32];
-    char            index_type[16];
+    rs_store_t          store;
+    rs_embedder_t       embedder;
+    float              *idf;
+    rs_index_t         *index;
+    rs_index_t         *lexical;    /* a model's index: the companion */
+    rs_engine_model_t   model;
+    rs_vocab_t         *vocab;
+    double              log_max_popularity;
+    double              rating_mean;
+    rs_profile_t        profile;
+    char                version[32];
+    char                index_type[16];
 };
+
+
+/* a vector space to search: the index's own, or the lexical companion */
+typedef struct {
+    const rs_index_t   *index;
+    const float        *vectors;    /* NULL: read back from the index */
+    uint32_t            dim;
+} rs_engine_space_t;
 
 
 static int rs_engine_manifest(rs_engine_t *e, const char *dir, char *err,
     size_t errlen);
+static int rs_engine_manifest_embedder(rs_engine_t *e, const char *path,
+    json_t *m, char *err, size_t errlen);
+static int rs_engine_check_dims(const rs_engine_t *e, const char *dir,
+    char *err, size_t errlen);
 static int rs_engine_verify_file(const char *dir, json_t *files,
     const char *name, char *err, size_t errlen);
 static int rs_engine_load_embedder(rs_engine_t *e, const char *path,
@@ -41,12 +55,16 @@ static int rs_engine_load_embedder(rs_engine_t *e, const char *path,
 static int rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     rs_rank_ctx_t *ctx, rs_result_t *res);
 static int rs_engine_query_vector(const rs_engine_t *e,
-    const rs_request_t *req, float *vec);
-static void rs_engine_mean(const rs_engine_t *e, const uint32_t *items,
-    size_t n, float weight, float *vec);
+    const rs_request_t *req, rs_engine_space_t *sp, float *vec,
+    rs_result_t *res);
+static const float *rs_engine_vector(const rs_engine_space_t *sp,
+    uint32_t item, float *buf);
+static int rs_engine_mean(const rs_engine_space_t *sp, const uint32_t *items,
+    size_t n, float weight, float *buf, float *vec);
 static double rs_engine_us(void);
 static uint32_t rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
-    const float *vec, rs_hit_t *heap, uint32_t cap);
+    const rs_engine_space_t *sp, const float *vec, float *buf,
+    rs_hit_t *heap, uint32_t cap);
 static void rs_engine_sift(rs_hit_t *heap, uint32_t n, uint32_t i);
 static int rs_engine_understand(const rs_engine_t *e, rs_request_t *req,
     rs_result_t *res);
@@ -91,7 +109,7 @@ static int
 rs_engine_manifest(rs_engine_t *e, const char *dir, char *err, size_t errlen)
 {
     char          path[4096];
-    json_t       *m, *emb, *files;
+    json_t       *m, *files;
     const char   *s;
     json_error_t  jerr;
 
@@ -122,19 +140,7 @@ rs_engine_manifest(rs_engine_t *e, const char *dir, char *err, size_t errlen)
         goto failed;
     }
 
-    emb = json_object_get(m, "embedder");
-    s = json_string_value(json_object_get(emb, "name"));
-
-    if (s == NULL || strcmp(s, RS_EMBED_NAME) != 0
-        || json_integer_value(json_object_get(emb, "version"))
-           != RS_EMBED_VERSION)
-    {
-        rs_errf(err, errlen, "\"%s\": the index was built with embedder "
-                "\"%s\" version %" JSON_INTEGER_FORMAT ", which this module "
-                "cannot reproduce for queries (it embeds with \"%s\" "
-                "version %d); rebuild the index", path, s ? s : "(none)",
-                json_integer_value(json_object_get(emb, "version")),
-                RS_EMBED_NAME, RS_EMBED_VERSION);
+    if (rs_engine_manifest_embedder(e, path, m, err, errlen) != 0) {
         goto failed;
     }
 
@@ -143,7 +149,10 @@ rs_engine_manifest(rs_engine_t *e, const char *dir, char *err, size_t errlen)
     if (rs_engine_verify_file(dir, files, RS_FILE_ITEMS, err, errlen)
         || rs_engine_verify_file(dir, files, RS_FILE_EMBEDDER, err, errlen)
         || rs_engine_verify_file(dir, files, RS_FILE_INDEX, err, errlen)
-        || rs_engine_verify_file(dir, files, RS_FILE_VOCAB, err, errlen))
+        || rs_engine_verify_file(dir, files, RS_FILE_VOCAB, err, errlen)
+        || (e->model.type == RS_EMBEDDER_OPENAI
+            && rs_engine_verify_file(dir, files, RS_FILE_LEXICAL_INDEX, err,
+                                     errlen)))
     {
         goto failed;
     }
@@ -165,6 +174,140 @@ failed:
     json_decref(m);
 
     return -1;
+}
+
+
+/*
+ * The module must embed queries as the items were embedded, or search a
+ * space it can embed into: an external model's index is served through
+ * its built-in companion until the query's model vector comes with the
+ * request, so the companion must be there and be the built-in embedder.
+ */
+
+static int
+rs_engine_manifest_embedder(rs_engine_t *e, const char *path, json_t *m,
+    char *err, size_t errlen)
+{
+    json_t             *emb, *builtin;
+    const char         *s;
+    rs_engine_model_t  *md;
+
+    md = &e->model;
+    emb = json_object_get(m, "embedder");
+    s = json_string_value(json_object_get(emb, "type"));
+
+    /* indexes from before external models name no type */
+    if (s != NULL && rs_embedder_type_parse(s, &md->type) != 0) {
+        rs_errf(err, errlen, "\"%s\": the index was built with embedder "
+                "type \"%s\", which this module cannot reproduce for "
+                "queries (it knows \"builtin\" and \"openai\"); rebuild "
+                "the index", path, s);
+        return -1;
+    }
+
+    builtin = emb;
+
+    if (md->type == RS_EMBEDDER_OPENAI) {
+        s = json_string_value(json_object_get(emb, "model"));
+
+        if (s == NULL || s[0] == '\0' || strlen(s) >= sizeof(md->model)) {
+            rs_errf(err, errlen, "\"%s\": the openai embedder names no "
+                    "valid model", path);
+            return -1;
+        }
+
+        strcpy(md->model, s);
+
+        s = json_string_value(json_object_get(emb, "endpoint_host"));
+        snprintf(md->endpoint_host, sizeof(md->endpoint_host), "%s",
+                 s ? s : "");
+
+        md->dim = (uint32_t) json_integer_value(json_object_get(emb, "dim"));
+        builtin = json_object_get(emb, "companion");
+        s = json_string_value(json_object_get(builtin, "index"));
+
+        if (s == NULL || strcmp(s, RS_FILE_LEXICAL_INDEX) != 0) {
+            rs_errf(err, errlen, "\"%s\": the index was built with the "
+                    "openai embedder (model \"%s\") but has no lexical "
+                    "companion index, which answers the queries the model "
+                    "cannot embed; rebuild it with this version's "
+                    "recsys-index", path, md->model);
+            return -1;
+        }
+    }
+
+    s = json_string_value(json_object_get(builtin, "name"));
+
+    if (s == NULL || strcmp(s, RS_EMBED_NAME) != 0
+        || json_integer_value(json_object_get(builtin, "version"))
+           != RS_EMBED_VERSION)
+    {
+        rs_errf(err, errlen, "\"%s\": the index was built with embedder "
+                "\"%s\" version %" JSON_INTEGER_FORMAT "%s, which this "
+                "module cannot reproduce for queries (it embeds with \"%s\" "
+                "version %d); rebuild the index", path, s ? s : "(none)",
+                json_integer_value(json_object_get(builtin, "version")),
+                builtin == emb ? "" : " as the lexical companion",
+                RS_EMBED_NAME, RS_EMBED_VERSION);
+        return -1;
+    }
+
+    md->lexical_dim = (uint32_t) json_integer_value(json_object_get(builtin,
+                                                                    "dim"));
+
+    if (md->type == RS_EMBEDDER_BUILTIN) {
+        md->dim = md->lexical_dim;
+    }
+
+    return 0;
+}
+
+
+static int
+rs_engine_check_dims(const rs_engine_t *e, const char *dir, char *err,
+    size_t errlen)
+{
+    const rs_engine_model_t  *md;
+
+    md = &e->model;
+
+    if ((uint32_t) rs_index_dim(e->index) != e->store.dim
+        || rs_index_count(e->index) != e->store.count
+        || md->dim != e->store.dim)
+    {
+        rs_errf(err, errlen, "\"%s\": the index, item store and manifest "
+                "disagree on dimension or item count", dir);
+        return -1;
+    }
+
+    if (md->type == RS_EMBEDDER_BUILTIN) {
+        if (e->embedder.dim != e->store.dim) {
+            rs_errf(err, errlen, "\"%s\": the index, item store and "
+                    "embedder disagree on dimension", dir);
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if ((uint32_t) rs_index_dim(e->lexical) != e->embedder.dim
+        || md->lexical_dim != e->embedder.dim)
+    {
+        rs_errf(err, errlen, "\"%s\": the lexical companion index has "
+                "dimension %d, its embedder %u and the manifest %u: they "
+                "must agree for the module to embed queries into it", dir,
+                rs_index_dim(e->lexical), e->embedder.dim, md->lexical_dim);
+        return -1;
+    }
+
+    if (rs_index_count(e->lexical) != e->store.count) {
+        rs_errf(err, errlen, "\"%s\": the lexical companion index holds "
+                "%zu items, the item store %u", dir,
+                rs_index_count(e->lexical), e->store.count);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -253,17 +396,19 @@ rs_engine_open(rs_engine_t **out, const char *dir, char *err, size_t errlen)
         goto failed;
     }
 
+    if (e->model.type == RS_EMBEDDER_OPENAI) {
+        snprintf(path, sizeof(path), "%s/%s", dir, RS_FILE_LEXICAL_INDEX);
+        if (rs_index_load(&e->lexical, path, err, errlen) != 0) {
+            goto failed;
+        }
+    }
+
     snprintf(path, sizeof(path), "%s/%s", dir, RS_FILE_VOCAB);
     if (rs_vocab_load(&e->vocab, path, err, errlen) != 0) {
         goto failed;
     }
 
-    if (e->embedder.dim != e->store.dim
-        || (uint32_t) rs_index_dim(e->index) != e->store.dim
-        || rs_index_count(e->index) != e->store.count)
-    {
-        rs_errf(err, errlen, "\"%s\": the index, item store and embedder "
-                "disagree on dimension or item count", dir);
+    if (rs_engine_check_dims(e, dir, err, errlen) != 0) {
         goto failed;
     }
 
@@ -311,6 +456,10 @@ rs_engine_close(rs_engine_t *e)
         rs_index_free(e->index);
     }
 
+    if (e->lexical != NULL) {
+        rs_index_free(e->lexical);
+    }
+
     if (e->vocab != NULL) {
         rs_vocab_free(e->vocab);
     }
@@ -348,6 +497,35 @@ const char *
 rs_engine_index_type(const rs_engine_t *e)
 {
     return e->index_type;
+}
+
+
+const rs_engine_model_t *
+rs_engine_model(const rs_engine_t *e)
+{
+    return &e->model;
+}
+
+
+const char *
+rs_embed_source_name(rs_embed_source_e source)
+{
+    switch (source) {
+
+    case RS_SOURCE_BUILTIN:
+        return "builtin";
+
+    case RS_SOURCE_MODEL:
+        return "model";
+
+    case RS_SOURCE_LEXICAL:
+        return "lexical_fallback";
+
+    case RS_SOURCE_POPULARITY:
+        return "popularity";
+    }
+
+    return "unknown";
 }
 
 
@@ -490,7 +668,8 @@ rs_engine_sift(rs_hit_t *heap, uint32_t n, uint32_t i)
 
 static uint32_t
 rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
-    const float *vec, rs_hit_t *heap, uint32_t cap)
+    const rs_engine_space_t *sp, const float *vec, float *buf,
+    rs_hit_t *heap, uint32_t cap)
 {
     float        sim;
     uint32_t     i, n, d;
@@ -504,10 +683,14 @@ rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
             continue;
         }
 
-        v = rs_store_vector(&e->store, i);
+        v = rs_engine_vector(sp, i, buf);
+        if (v == NULL) {
+            continue;
+        }
+
         sim = 0;
 
-        for (d = 0; d < e->store.dim; d++) {
+        for (d = 0; d < sp->dim; d++) {
             sim += vec[d] * v[d];
         }
 
@@ -564,6 +747,7 @@ rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     }
 
     res->cold_start = 1;
+    res->embed_source = RS_SOURCE_POPULARITY;
     rc = rs_rank_select(ctx, cand, n, res->hits, &res->nhits);
     res->us_rank = rs_engine_us() - t;
 
@@ -571,49 +755,102 @@ rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
 }
 
 
-static void
-rs_engine_mean(const rs_engine_t *e, const uint32_t *items, size_t n,
-    float weight, float *vec)
+/* the companion index holds the only copy of its vectors */
+
+static const float *
+rs_engine_vector(const rs_engine_space_t *sp, uint32_t item, float *buf)
+{
+    if (sp->vectors != NULL) {
+        return sp->vectors + (size_t) item * sp->dim;
+    }
+
+    return rs_index_vector(sp->index, item, buf) == 0 ? buf : NULL;
+}
+
+
+static int
+rs_engine_mean(const rs_engine_space_t *sp, const uint32_t *items, size_t n,
+    float weight, float *buf, float *vec)
 {
     size_t        i;
     uint32_t      d;
     const float  *v;
 
     for (i = 0; i < n; i++) {
-        v = rs_store_vector(&e->store, items[i]);
+        v = rs_engine_vector(sp, items[i], buf);
+        if (v == NULL) {
+            return -1;
+        }
 
-        for (d = 0; d < e->embedder.dim; d++) {
+        for (d = 0; d < sp->dim; d++) {
             vec[d] += weight * v[d] / (float) n;
         }
     }
+
+    return 0;
 }
 
 
 /*
  * Rocchio: the query, plus the mean of the items wanted, minus half the
- * mean of the items not wanted.
+ * mean of the items not wanted.  The query is the request's model vector
+ * when it has one; otherwise the text through the built-in embedder,
+ * which for a model's index means searching the lexical companion, with
+ * the items' vectors from there too.  Returns 1 with a vector, 0 when
+ * there is nothing to search with, -1 on error.
  */
 
 static int
 rs_engine_query_vector(const rs_engine_t *e, const rs_request_t *req,
-    float *vec)
+    rs_engine_space_t *sp, float *vec, rs_result_t *res)
 {
-    if (req->text_len == 0 || !rs_engine_embed(e, req->text, req->text_len,
-                                               vec))
-    {
-        memset(vec, 0, e->embedder.dim * sizeof(float));
+    int     query;
+    float  *buf;
+
+    sp->index = e->index;
+    sp->vectors = e->store.vectors;
+    sp->dim = e->store.dim;
+    query = req->text_len > 0;
+
+    if (req->vector != NULL && req->vector_dim == e->store.dim) {
+        memcpy(vec, req->vector, e->store.dim * sizeof(float));
+        res->embed_source = RS_SOURCE_MODEL;
+        query = 1;
+
+    } else if (e->model.type == RS_EMBEDDER_BUILTIN) {
+        if (!query || !rs_engine_embed(e, req->text, req->text_len, vec)) {
+            memset(vec, 0, sp->dim * sizeof(float));
+        }
+
+        res->embed_source = RS_SOURCE_BUILTIN;
+
+    } else if (query && rs_engine_embed(e, req->text, req->text_len, vec)) {
+        sp->index = e->lexical;
+        sp->vectors = NULL;
+        sp->dim = e->embedder.dim;
+        res->embed_source = RS_SOURCE_LEXICAL;
+
+    } else {
+        memset(vec, 0, sp->dim * sizeof(float));
+        res->embed_source = RS_SOURCE_MODEL;
     }
 
-    rs_engine_mean(e, req->items, req->nitems, 1.0f, vec);
-
-    if (req->text_len == 0 && req->nitems == 0) {
+    if (!query && req->nitems == 0) {
         return 0;
     }
 
-    rs_engine_mean(e, req->negatives, req->nnegatives, -RS_ROCCHIO_NEGATIVE,
-                   vec);
+    buf = req->alloc(req->alloc_data, sp->dim * sizeof(float));
 
-    return rs_embed_normalize(vec, e->embedder.dim) > 0;
+    if (buf == NULL
+        || rs_engine_mean(sp, req->items, req->nitems, 1.0f, buf, vec) != 0
+        || rs_engine_mean(sp, req->negatives, req->nnegatives,
+                          -RS_ROCCHIO_NEGATIVE, buf, vec)
+           != 0)
+    {
+        return -1;
+    }
+
+    return rs_embed_normalize(vec, sp->dim) > 0;
 }
 
 
@@ -621,14 +858,15 @@ int
 rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res)
 {
-    int             n, i, rc, embedded;
-    float          *vec, *sims;
-    rs_request_t    eff;
-    double          t, t0;
-    int64_t        *ids;
-    uint32_t        c, first, limit, kept, *exclude;
-    rs_hit_t       *cand;
-    rs_rank_ctx_t   ctx;
+    int                n, i, rc, embedded;
+    float             *vec, *sims, *buf;
+    double             t, t0;
+    int64_t           *ids;
+    uint32_t           c, first, limit, kept, *exclude;
+    rs_hit_t          *cand;
+    rs_request_t       eff;
+    rs_rank_ctx_t      ctx;
+    rs_engine_space_t  sp;
 
     memset(res, 0, sizeof(rs_result_t));
     t0 = rs_engine_us();
@@ -651,7 +889,10 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     exclude = req->alloc(req->alloc_data,
                          (req->nitems + req->nexclude + 1)
                          * sizeof(uint32_t));
-    vec = req->alloc(req->alloc_data, e->embedder.dim * sizeof(float));
+    vec = req->alloc(req->alloc_data,
+                     (e->store.dim > e->embedder.dim ? e->store.dim
+                                                     : e->embedder.dim)
+                     * sizeof(float));
 
     if (exclude == NULL || vec == NULL) {
         return -1;
@@ -679,9 +920,13 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     ctx.alloc_data = req->alloc_data;
 
     t = rs_engine_us();
-    embedded = rs_engine_query_vector(e, req, vec);
+    embedded = rs_engine_query_vector(e, req, &sp, vec, res);
     res->us_embed = rs_engine_us() - t;
     t0 = t;
+
+    if (embedded < 0) {
+        return -1;
+    }
 
     if (!embedded) {
         return rs_engine_cold_start(e, req, &ctx, res);
@@ -721,7 +966,7 @@ retrieve:
             return -1;
         }
 
-        n = rs_index_search(e->index, vec, (int) c, sims, ids);
+        n = rs_index_search(sp.index, vec, (int) c, sims, ids);
         if (n < 0) {
             return -1;
         }
@@ -758,11 +1003,13 @@ retrieve:
             || res->filter.tag_len))
     {
         cand = req->alloc(req->alloc_data, c * sizeof(rs_hit_t));
-        if (cand == NULL) {
+        buf = req->alloc(req->alloc_data, sp.dim * sizeof(float));
+
+        if (cand == NULL || buf == NULL) {
             return -1;
         }
 
-        kept = rs_engine_scan(e, &ctx, vec, cand, c);
+        kept = rs_engine_scan(e, &ctx, &sp, vec, buf, cand, c);
         res->searched = e->store.count;
     }
 

@@ -28,6 +28,7 @@
 #define RS_FILE_ITEMS            "items.bin"
 #define RS_FILE_EMBEDDER         "embedder.bin"
 #define RS_FILE_INDEX            "index.faiss"
+#define RS_FILE_LEXICAL_INDEX    "index-lexical.faiss"
 
 #define RS_EMBEDDER_MAGIC        "RSEMBED1"
 
@@ -43,6 +44,27 @@
 typedef struct rs_engine_s  rs_engine_t;
 
 
+/* what the query vector came from */
+typedef enum {
+    RS_SOURCE_BUILTIN = 0,      /* the built-in embedder of the index */
+    RS_SOURCE_MODEL,            /* the model: the request's vector, or the
+                                   stored vectors of the items asked about */
+    RS_SOURCE_LEXICAL,          /* no model vector: the built-in embedder
+                                   through the companion index */
+    RS_SOURCE_POPULARITY        /* nothing to search with: cold start */
+} rs_embed_source_e;
+
+
+/* who embedded the index, as its manifest says */
+typedef struct {
+    rs_embedder_type_e   type;
+    uint32_t             dim;            /* of index.faiss and items.bin */
+    uint32_t             lexical_dim;    /* of the built-in embedder */
+    char                 model[128];     /* RS_EMBEDDER_OPENAI only */
+    char                 endpoint_host[256];
+} rs_engine_model_t;
+
+
 typedef struct {
     char      magic[8];
     uint32_t  version;
@@ -56,6 +78,13 @@ typedef struct {
 typedef struct {
     const char          *text;
     size_t               text_len;
+    /*
+     * The query embedded by the index's model (rs_engine_model()), used
+     * instead of embedding the text when vector_dim is the index's
+     * dimension; the text still gives the understood filters.
+     */
+    const float         *vector;
+    uint32_t             vector_dim;
     const uint32_t      *items;         /* "more like these" */
     size_t               nitems;
     const uint32_t      *negatives;     /* "less like these" */
@@ -87,6 +116,7 @@ typedef struct {
     rs_understood_t      understood;
     unsigned             understood_any:1;
     unsigned             cold_start:1;
+    rs_embed_source_e    embed_source;
 } rs_result_t;
 
 
@@ -97,8 +127,17 @@ const rs_store_t *rs_engine_store(const rs_engine_t *e);
 const rs_profile_t *rs_engine_default_profile(const rs_engine_t *e);
 const char *rs_engine_version(const rs_engine_t *e);
 const char *rs_engine_index_type(const rs_engine_t *e);
+const rs_engine_model_t *rs_engine_model(const rs_engine_t *e);
+
+/*
+ * The built-in embedder (the companion's, for a model's index): vec has
+ * room for rs_engine_model()->lexical_dim floats.
+ */
 int rs_engine_embed(const rs_engine_t *e, const char *text, size_t len,
     float *vec);
+
+/* "builtin", "model", "lexical_fallback", "popularity" */
+const char *rs_embed_source_name(rs_embed_source_e source);
 int rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res);
 

@@ -155,6 +155,15 @@ faiss_Index_search(const FaissIndex *index, idx_t n, const float *x, idx_t k,
 
 
 int
+faiss_Index_reconstruct(const FaissIndex *index, idx_t key, float *recons)
+{
+    return rs_faiss_guard([&] {
+        rs_faiss_const_index(index)->reconstruct(key, recons);
+    });
+}
+
+
+int
 faiss_write_index(const FaissIndex *idx, FILE *f)
 {
     return rs_faiss_guard([&] {

@@ -658,6 +658,17 @@ rs_index_search(const rs_index_t *ix, const float *query, int k,
 }
 
 
+int
+rs_index_vector(const rs_index_t *ix, size_t i, float *vec)
+{
+    if (i >= ix->count) {
+        return -1;
+    }
+
+    return faiss_Index_reconstruct(ix->index, (idx_t) i, vec) == 0 ? 0 : -1;
+}
+
+
 void
 rs_index_free(rs_index_t *ix)
 {

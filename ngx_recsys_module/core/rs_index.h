@@ -60,6 +60,9 @@ int rs_index_load(rs_index_t **out, const char *path, char *err,
 int rs_index_search(const rs_index_t *ix, const float *query, int k,
     float *sims, int64_t *ids);
 
+/* copies the vector of row i into vec (rs_index_dim() floats); 0 or -1 */
+int rs_index_vector(const rs_index_t *ix, size_t i, float *vec);
+
 void rs_index_free(rs_index_t *ix);
 int rs_index_dim(const rs_index_t *ix);
 size_t rs_index_count(const rs_index_t *ix);

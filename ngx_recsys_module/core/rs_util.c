@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rs_util.h"
@@ -146,4 +147,43 @@ rs_file_checksum(const char *path, uint64_t *sum, char *err, size_t errlen)
     *sum = h;
 
     return 0;
+}
+
+
+int
+rs_buf_add(rs_buf_t *b, const void *data, size_t len)
+{
+    char    *p;
+    size_t   cap;
+
+    if (b->max && b->len + len > b->max) {
+        return -1;
+    }
+
+    if (b->len + len + 1 > b->cap) {
+        for (cap = b->cap ? b->cap : 256; cap < b->len + len + 1; cap *= 2) {
+            /* void */
+        }
+
+        p = realloc(b->data, cap);
+        if (p == NULL) {
+            return -1;
+        }
+
+        b->data = p;
+        b->cap = cap;
+    }
+
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+
+    return 0;
+}
+
+
+int
+rs_buf_write(const char *buf, size_t size, void *data)
+{
+    return rs_buf_add(data, buf, size);
 }

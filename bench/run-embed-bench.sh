@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# make bench-embed: offline embedding throughput of "recsys-index build
+# --embedder openai" against the mock embeddings server (t/embed-mock.pl)
+# adding a fixed latency to every request, at one and at four requests in
+# flight.  Each run starts from an empty directory, so nothing comes from
+# a checkpoint.
+set -euo pipefail
+
+cli=$1
+dir=$2
+n=${3:-10000}
+latency=${EMBED_LATENCY_MS:-20}
+dim=${EMBED_DIM:-64}
+batch=${EMBED_BATCH:-64}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+mkdir -p "$dir"
+
+if [ ! -f "$dir/catalog-$n.jsonl" ]; then
+    "$cli" gen --n "$n" --seed 11 --out "$dir/catalog-$n.jsonl"
+fi
+
+rm -f "$dir/mock.port"
+perl "$repo/t/embed-mock.pl" --port 0 --port-file "$dir/mock.port" \
+    --state "$dir/mock-state" --dim "$dim" --latency-ms "$latency" --quiet &
+mock=$!
+trap 'kill $mock 2>/dev/null; wait $mock 2>/dev/null || true' EXIT
+
+for _ in $(seq 100); do
+    [ -f "$dir/mock.port" ] && break
+    sleep 0.05
+done
+
+url="http://127.0.0.1:$(cat "$dir/mock.port")/v1/embeddings"
+
+echo "== machine"
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "mock: dim $dim, $latency ms added per request"
+echo "$n items in batches of $batch"
+
+TIMEFORMAT="recsys-index: %R s wall, %U s user, %S s system"
+
+for c in 1 4; do
+    rm -rf "$dir/index-c$c"
+    echo
+    echo "== --concurrency $c"
+    time "$cli" build --catalog "$dir/catalog-$n.jsonl" \
+        --out "$dir/index-c$c" --embedder openai --endpoint "$url" \
+        --model mock --batch "$batch" --concurrency "$c" --index flat \
+        2> "$dir/build.log"
+    grep "items embedded" "$dir/build.log"
+done
