@@ -41,9 +41,12 @@ static int rs_engine_load_embedder(rs_engine_t *e, const char *path,
 static int rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     rs_rank_ctx_t *ctx, rs_result_t *res);
 static int rs_engine_query_vector(const rs_engine_t *e,
-    const rs_request_t *req, float *vec);
+    const rs_request_t *req, const float *taste, float *vec);
 static void rs_engine_mean(const rs_engine_t *e, const uint32_t *items,
     size_t n, float weight, float *vec);
+static int rs_engine_taste(const rs_engine_t *e, const rs_request_t *req,
+    float **out);
+static uint32_t *rs_engine_exclusions(const rs_request_t *req, size_t *n);
 static double rs_engine_us(void);
 static uint32_t rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
     const float *vec, rs_hit_t *heap, uint32_t cap);
@@ -523,23 +526,33 @@ rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
 }
 
 
-/* the most popular items that pass: the answer with nothing to go on */
+/*
+ * The most popular items that pass: the answer with nothing to go on.
+ * Live popularity can lift an item from anywhere in the catalogue, so
+ * the live leaders join the catalogue's before both are scored.
+ */
 
 static int
 rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     rs_rank_ctx_t *ctx, rs_result_t *res)
 {
-    int        rc;
-    double     t;
-    uint32_t   i, n, want;
-    rs_hit_t  *cand;
+    int                     rc;
+    double                  t;
+    uint8_t                *seen;
+    uint32_t                i, n, m, want, item;
+    rs_hit_t               *cand;
+    const rs_popularity_t  *live;
 
     want = req->candidates > req->k ? req->candidates : req->k;
+    live = req->popularity;
 
-    cand = req->alloc(req->alloc_data, want * sizeof(rs_hit_t));
+    cand = req->alloc(req->alloc_data,
+                      (live ? 2 : 1) * want * sizeof(rs_hit_t));
     res->hits = req->alloc(req->alloc_data, req->k * sizeof(rs_hit_t));
+    seen = live ? req->alloc(req->alloc_data, e->store.count / 8 + 1)
+                : NULL;
 
-    if (cand == NULL || res->hits == NULL) {
+    if (cand == NULL || res->hits == NULL || (live && seen == NULL)) {
         return -1;
     }
 
@@ -547,10 +560,31 @@ rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     n = 0;
     t = rs_engine_us();
 
-    for (i = 0; i < e->store.count && n < want; i++) {
-        if (rs_rank_admit(ctx, e->store.popular[i], &cand[n])) {
+    if (live) {
+        memset(seen, 0, e->store.count / 8 + 1);
+
+        for (i = 0; i < live->ntop && n < want; i++) {
+            item = live->top[i];
+
+            if (item < e->store.count && rs_rank_admit(ctx, item, &cand[n])) {
+                seen[item >> 3] |= (uint8_t) (1 << (item & 7));
+                rs_rank_score(ctx, &cand[n]);
+                n++;
+            }
+        }
+    }
+
+    for (i = 0, m = 0; i < e->store.count && m < want; i++) {
+        item = e->store.popular[i];
+
+        if (seen && (seen[item >> 3] & (1 << (item & 7)))) {
+            continue;
+        }
+
+        if (rs_rank_admit(ctx, item, &cand[n])) {
             rs_rank_score(ctx, &cand[n]);
             n++;
+            m++;
         }
     }
 
@@ -581,14 +615,65 @@ rs_engine_mean(const rs_engine_t *e, const uint32_t *items, size_t n,
 
 
 /*
+ * The shopper's taste: the mean of the history's vectors, the newest
+ * counting most, at unit length; NULL without a history.
+ */
+
+static int
+rs_engine_taste(const rs_engine_t *e, const rs_request_t *req, float **out)
+{
+    float        *taste, w;
+    size_t        i;
+    uint32_t      d;
+    const float  *v;
+
+    *out = NULL;
+
+    if (req->nhistory == 0) {
+        return 0;
+    }
+
+    taste = req->alloc(req->alloc_data, e->embedder.dim * sizeof(float));
+    if (taste == NULL) {
+        return -1;
+    }
+
+    memset(taste, 0, e->embedder.dim * sizeof(float));
+
+    for (i = 0; i < req->nhistory; i++) {
+        if (req->history[i] >= e->store.count) {
+            continue;
+        }
+
+        v = rs_store_vector(&e->store, req->history[i]);
+        w = exp2f(-(float) i / RS_HISTORY_HALF_LIFE);
+
+        for (d = 0; d < e->embedder.dim; d++) {
+            taste[d] += w * v[d];
+        }
+    }
+
+    if (rs_embed_normalize(taste, e->embedder.dim) > 0) {
+        *out = taste;
+    }
+
+    return 0;
+}
+
+
+/*
  * Rocchio: the query, plus the mean of the items wanted, minus half the
- * mean of the items not wanted.
+ * mean of the items not wanted.  The shopper's taste is blended in at
+ * history_weight, or is the query when there is nothing else to go on.
  */
 
 static int
 rs_engine_query_vector(const rs_engine_t *e, const rs_request_t *req,
-    float *vec)
+    const float *taste, float *vec)
 {
+    float     w;
+    uint32_t  d;
+
     if (req->text_len == 0 || !rs_engine_embed(e, req->text, req->text_len,
                                                vec))
     {
@@ -597,14 +682,70 @@ rs_engine_query_vector(const rs_engine_t *e, const rs_request_t *req,
 
     rs_engine_mean(e, req->items, req->nitems, 1.0f, vec);
 
-    if (req->text_len == 0 && req->nitems == 0) {
+    if (req->text_len || req->nitems) {
+        rs_engine_mean(e, req->negatives, req->nnegatives,
+                       -RS_ROCCHIO_NEGATIVE, vec);
+
+        if (rs_embed_normalize(vec, e->embedder.dim) > 0) {
+            if (taste == NULL) {
+                return 1;
+            }
+
+            w = req->history_weight;
+
+            for (d = 0; d < e->embedder.dim; d++) {
+                vec[d] = (1 - w) * vec[d] + w * taste[d];
+            }
+
+            return rs_embed_normalize(vec, e->embedder.dim) > 0;
+        }
+    }
+
+    if (taste == NULL) {
         return 0;
     }
 
-    rs_engine_mean(e, req->negatives, req->nnegatives, -RS_ROCCHIO_NEGATIVE,
-                   vec);
+    memcpy(vec, taste, e->embedder.dim * sizeof(float));
 
-    return rs_embed_normalize(vec, e->embedder.dim) > 0;
+    return 1;
+}
+
+
+/*
+ * Never shown: the items asked about (an item is not recommended to its
+ * own page), the request's exclusions, what the shopper bought and, unless
+ * show_history, what they just saw; sorted for rs_rank_admit().
+ */
+
+static uint32_t *
+rs_engine_exclusions(const rs_request_t *req, size_t *n)
+{
+    size_t     nhistory;
+    uint32_t  *exclude, *p;
+
+    nhistory = req->show_history ? 0 : req->nhistory;
+
+    exclude = req->alloc(req->alloc_data,
+                         (req->nitems + req->nexclude + req->npurchased
+                          + nhistory + 1) * sizeof(uint32_t));
+    if (exclude == NULL) {
+        return NULL;
+    }
+
+    p = exclude;
+    memcpy(p, req->items, req->nitems * sizeof(uint32_t));
+    p += req->nitems;
+    memcpy(p, req->exclude, req->nexclude * sizeof(uint32_t));
+    p += req->nexclude;
+    memcpy(p, req->purchased, req->npurchased * sizeof(uint32_t));
+    p += req->npurchased;
+    memcpy(p, req->history, nhistory * sizeof(uint32_t));
+    p += nhistory;
+
+    *n = p - exclude;
+    qsort(exclude, *n, sizeof(uint32_t), rs_rank_cmp_item);
+
+    return exclude;
 }
 
 
@@ -613,9 +754,10 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res)
 {
     int             n, i, rc, embedded;
-    float          *vec, *sims;
+    float          *vec, *sims, *taste;
+    size_t          nexclude;
     rs_request_t    eff;
-    double          t, t0;
+    double          t, t0, max;
     int64_t        *ids;
     uint32_t        c, first, limit, kept, *exclude;
     rs_hit_t       *cand;
@@ -638,19 +780,16 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     req = &eff;
     rs_filter_merge(&res->filter, &req->filter, &res->profile->filter);
 
-    /* the items asked about are never recommended to their own page */
-    exclude = req->alloc(req->alloc_data,
-                         (req->nitems + req->nexclude + 1)
-                         * sizeof(uint32_t));
+    exclude = rs_engine_exclusions(req, &nexclude);
     vec = req->alloc(req->alloc_data, e->embedder.dim * sizeof(float));
 
     if (exclude == NULL || vec == NULL) {
         return -1;
     }
 
-    memcpy(exclude, req->items, req->nitems * sizeof(uint32_t));
-    memcpy(exclude + req->nitems, req->exclude,
-           req->nexclude * sizeof(uint32_t));
+    if (rs_engine_taste(e, req, &taste) != 0) {
+        return -1;
+    }
 
     memset(&ctx, 0, sizeof(rs_rank_ctx_t));
     ctx.store = &e->store;
@@ -663,14 +802,26 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     ctx.log_max_popularity = e->log_max_popularity;
     ctx.filter = &res->filter;
     ctx.exclude = exclude;
-    ctx.nexclude = req->nitems + req->nexclude;
+    ctx.nexclude = nexclude;
     ctx.overlay = req->overlay;
     ctx.overlay_data = req->overlay_data;
+    ctx.popularity = req->popularity;
+    ctx.personal = taste;
     ctx.alloc = req->alloc;
     ctx.alloc_data = req->alloc_data;
 
+    if (req->popularity != NULL) {
+        max = e->store.header->max_popularity;
+
+        if (req->popularity->max > max) {
+            max = req->popularity->max;
+        }
+
+        ctx.log_max_popularity = log1p(max);
+    }
+
     t = rs_engine_us();
-    embedded = rs_engine_query_vector(e, req, vec);
+    embedded = rs_engine_query_vector(e, req, taste, vec);
     res->us_embed = rs_engine_us() - t;
     t0 = t;
 
