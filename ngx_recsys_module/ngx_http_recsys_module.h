@@ -239,6 +239,8 @@ char *ngx_http_recsys_user_salt(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_recsys_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_recsys_events_check(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf);
+ngx_int_t ngx_http_recsys_user_keys(ngx_http_request_t *r,
+    const u_char *user, size_t len, ngx_str_t *recent, ngx_str_t *purchased);
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */

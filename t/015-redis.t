@@ -56,6 +56,9 @@ sub now { Time::HiRes::time() }
 
 
 sub user_key { 'recsys:user:' . hmac_sha1_hex($_[0], $Salt) . ':recent' }
+sub purchased_key {
+    'recsys:user:' . hmac_sha1_hex($_[0], $Salt) . ':purchased'
+}
 
 
 sub nginx_worker {
@@ -157,7 +160,7 @@ repeat_each(1);
 no_shuffle();
 no_long_string();
 
-plan tests => 129;
+plan tests => 132;
 
 run_tests();
 
@@ -198,6 +201,12 @@ is("@{[ $r->cli('HGETALL', 'recsys:variant:B') ]}", 'click 1 purchase 1',
    "variant B counts clicks and purchases only");
 like($r->cli('TTL', main::user_key('alice')), qr/^\d{6,7}$/,
      "the recent list expires");
+is("@{[ $r->cli('SMEMBERS', main::purchased_key('alice')) ]}", 'shoe-001',
+   "alice's purchases");
+like($r->cli('TTL', main::purchased_key('alice')), qr/^\d{6,7}$/,
+     "the purchased set expires");
+is($r->cli('EXISTS', main::purchased_key('bob')), 0,
+   "bob bought nothing");
 is(scalar(grep { /alice|bob/ } $r->cli('KEYS', '*')), 0,
    "no raw user id in a key");
 --- no_error_log
