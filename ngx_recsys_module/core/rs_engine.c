@@ -823,6 +823,7 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     t = rs_engine_us();
     embedded = rs_engine_query_vector(e, req, taste, vec);
     res->us_embed = rs_engine_us() - t;
+    res->personalized = embedded && taste != NULL;
     t0 = t;
 
     if (!embedded) {

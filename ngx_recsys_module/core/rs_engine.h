@@ -95,6 +95,7 @@ typedef struct {
     rs_understood_t      understood;
     unsigned             understood_any:1;
     unsigned             cold_start:1;
+    unsigned             personalized:1;  /* the history shaped the query */
 } rs_result_t;
 
 

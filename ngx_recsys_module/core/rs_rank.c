@@ -364,7 +364,8 @@ rs_rank_score(const rs_rank_ctx_t *ctx, rs_hit_t *hit)
 
     pop = it->popularity;
 
-    if (ctx->popularity != NULL) {
+    /* "> 0" also keeps out what a table being reassigned may hold */
+    if (ctx->popularity != NULL && ctx->popularity->scores[hit->item] > 0) {
         pop += ctx->popularity->scores[hit->item];
     }
 

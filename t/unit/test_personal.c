@@ -16,6 +16,7 @@
 
 #include "rs_arena.h"
 #include "rs_engine.h"
+#include "rs_render.h"
 
 
 static rs_engine_t  *engine;
@@ -134,15 +135,26 @@ recommend(rs_request_t *req, rs_result_t *res)
 }
 
 
+static int
+collect(const char *buf, size_t size, void *data)
+{
+    strncat(data, buf, size);
+    return 0;
+}
+
+
 START_TEST(test_history_alone_drives_retrieval)
 {
+    char          out[16384];
     uint32_t      i, history[1];
+    rs_render_t   r;
     rs_result_t   res;
     rs_request_t  req;
 
     request(&req, "");
     recommend(&req, &res);
     ck_assert(res.cold_start);
+    ck_assert(!res.personalized);
     ck_assert_str_eq(hit_id(&res, 0), "shoe-001");
 
     /* a skillet viewed: the rest of its brand's cookware, not best-sellers */
@@ -151,6 +163,7 @@ START_TEST(test_history_alone_drives_retrieval)
     req.nhistory = 1;
     recommend(&req, &res);
     ck_assert(!res.cold_start);
+    ck_assert(res.personalized);
     ck_assert_uint_eq(res.nhits, 4);
     ck_assert_str_eq(hit_id(&res, 0), "cook-004");
     ck_assert_int_eq(position(&res, "shoe-001"), -1);
@@ -160,6 +173,18 @@ START_TEST(test_history_alone_drives_retrieval)
     }
 
     ck_assert_float_gt(res.hits[0].signals[RS_SIG_PERSONAL], 0.3f);
+
+    /* the answer says what it is */
+    memset(&r, 0, sizeof(r));
+    r.result = &res;
+    r.request = &req;
+    out[0] = '\0';
+
+    ck_assert_int_eq(rs_render_json(engine, &r, collect, out), 0);
+    ck_assert_msg(strstr(out, "\"strategy\":\"personal\"") != NULL, "%s",
+                  out);
+    ck_assert_msg(strstr(out, "\"summary\":\"Picked for you: 4 items")
+                  != NULL, "%s", out);
 }
 END_TEST
 
