@@ -98,6 +98,8 @@ static void ngx_http_recsys_events_done(void *data, ngx_int_t rc,
     redisReply *reply, ngx_uint_t errors);
 static ngx_int_t ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
     const char *reason);
+static ngx_http_recsys_redis_t *ngx_http_recsys_events_redis(
+    ngx_http_request_t *r);
 
 
 static ngx_http_recsys_event_type_t  ngx_http_recsys_event_types[] = {
@@ -193,10 +195,10 @@ ngx_http_recsys_events_check(ngx_conf_t *cf,
 
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_recsys_module);
 
-    if (rmcf->redis == NULL) {
+    if (rmcf->redis == NULL && rmcf->redis_write == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"recsys_events\" needs a \"recsys_redis\" in "
-                           "the http block");
+                           "\"recsys_events\" needs a \"recsys_redis\" or "
+                           "\"recsys_redis_write\" in the http block");
         return NGX_ERROR;
     }
 
@@ -341,8 +343,9 @@ ngx_http_recsys_events_process(ngx_http_request_t *r)
     ctx->accepted = events.nelts;
     ctx->events = events.elts;
 
-    rc = ngx_http_recsys_redis_send(r, cmds.elts, cmds.nelts,
-                                    ngx_http_recsys_events_done, ctx);
+    rc = ngx_http_recsys_redis_send_to(ngx_http_recsys_events_redis(r), r,
+                                       cmds.elts, cmds.nelts,
+                                       ngx_http_recsys_events_done, ctx);
 
     if (rc == NGX_OK) {
         return NGX_DONE;
@@ -946,7 +949,8 @@ ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
     const char       *why;
     ngx_table_elt_t  *h;
 
-    secs = ngx_http_recsys_redis_retry_after(r, &why);
+    secs = ngx_http_recsys_redis_retry_after(ngx_http_recsys_events_redis(r),
+                                             &why);
 
     if (reason == NULL) {
         reason = why;
@@ -969,6 +973,19 @@ ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
 
     return ngx_http_recsys_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
                                       "redis_unavailable", reason);
+}
+
+
+/* writes go to the primary when reads go to a replica */
+
+static ngx_http_recsys_redis_t *
+ngx_http_recsys_events_redis(ngx_http_request_t *r)
+{
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    return rmcf->redis_write ? rmcf->redis_write : rmcf->redis;
 }
 
 

@@ -151,7 +151,14 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_recsys_redis_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_recsys_main_conf_t, redis),
+      NULL },
+
+    { ngx_string("recsys_redis_write"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_recsys_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_recsys_main_conf_t, redis_write),
       NULL },
 
     { ngx_string("recsys_user_salt"),

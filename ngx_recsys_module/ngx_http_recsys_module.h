@@ -49,6 +49,7 @@ typedef struct {
     ngx_uint_t                   metrics_line;
     rs_tpl_t                    *default_tpl;
     struct ngx_http_recsys_redis_s  *redis;     /* NULL: no recsys_redis */
+    struct ngx_http_recsys_redis_s  *redis_write;   /* NULL: the same */
     ngx_str_t                    user_salt;
 } ngx_http_recsys_main_conf_t;
 
@@ -218,7 +219,8 @@ typedef struct {
  * are Redis errors; reply is the last command's, valid during the call
  * only), NGX_ERROR when the connection failed first, NGX_AGAIN when the
  * "timeout" of recsys_redis expired first.  Not called when the request
- * is freed first.
+ * is freed first, or, for a send without a request, when the worker
+ * exits first.
  */
 typedef void (*ngx_http_recsys_redis_handler_pt)(void *data, ngx_int_t rc,
     struct redisReply *reply, ngx_uint_t errors);
@@ -228,10 +230,14 @@ char *ngx_http_recsys_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_recsys_redis_send(ngx_http_request_t *r,
     ngx_http_recsys_redis_cmd_t *cmds, ngx_uint_t n,
     ngx_http_recsys_redis_handler_pt handler, void *data);
+/* to a given client (rmcf->redis or rmcf->redis_write); r may be NULL */
+ngx_int_t ngx_http_recsys_redis_send_to(ngx_http_recsys_redis_t *redis,
+    ngx_http_request_t *r, ngx_http_recsys_redis_cmd_t *cmds, ngx_uint_t n,
+    ngx_http_recsys_redis_handler_pt handler, void *data);
 ngx_int_t ngx_http_recsys_redis_command(ngx_http_request_t *r,
     ngx_http_recsys_redis_handler_pt handler, void *data, int argc,
     const char **argv, size_t *argvlen);
-time_t ngx_http_recsys_redis_retry_after(ngx_http_request_t *r,
+time_t ngx_http_recsys_redis_retry_after(ngx_http_recsys_redis_t *redis,
     const char **reason);
 
 char *ngx_http_recsys_user_salt(ngx_conf_t *cf, ngx_command_t *cmd,
