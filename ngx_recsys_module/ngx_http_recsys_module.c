@@ -33,6 +33,12 @@ static ngx_conf_num_bounds_t  ngx_http_recsys_candidates_bounds = {
 };
 
 
+/* the events keep 50 recent items */
+static ngx_conf_num_bounds_t  ngx_http_recsys_history_length_bounds = {
+    NULL, 1, 50
+};
+
+
 static ngx_command_t  ngx_http_recsys_commands[] = {
 
     { ngx_string("recsys"),
@@ -175,6 +181,34 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_personalize"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, personalize),
+      NULL },
+
+    { ngx_string("recsys_history_weight"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_history_weight,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_history_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_set_bounded_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, history_length),
+      &ngx_http_recsys_history_length_bounds },
+
+    { ngx_string("recsys_history_exclude"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, history_exclude),
+      NULL },
+
     { ngx_string("recsys_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_recsys_metrics_zone,
@@ -283,6 +317,10 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->format = NGX_CONF_UNSET_UINT;
     rlcf->understand = NGX_CONF_UNSET;
     rlcf->tpl = NGX_CONF_UNSET_PTR;
+    rlcf->personalize = NGX_CONF_UNSET;
+    rlcf->history_weight = NGX_CONF_UNSET;
+    rlcf->history_length = NGX_CONF_UNSET_UINT;
+    rlcf->history_exclude = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -305,6 +343,11 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_RECSYS_FORMAT_JSON);
     ngx_conf_merge_ptr_value(conf->tpl, prev->tpl, NULL);
     ngx_conf_merge_str_value(conf->cache_control, prev->cache_control, "");
+    ngx_conf_merge_value(conf->personalize, prev->personalize, 0);
+    ngx_conf_merge_value(conf->history_weight, prev->history_weight, 300);
+    ngx_conf_merge_uint_value(conf->history_length, prev->history_length,
+                              20);
+    ngx_conf_merge_value(conf->history_exclude, prev->history_exclude, 1);
 
     if (conf->query == NULL) {
         conf->query = prev->query;
@@ -335,7 +378,8 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (ngx_http_recsys_merge_profile(cf, conf) != NGX_OK
         || ngx_http_recsys_html_merge(cf, conf) != NGX_OK
         || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK
-        || ngx_http_recsys_events_check(cf, conf) != NGX_OK)
+        || ngx_http_recsys_events_check(cf, conf) != NGX_OK
+        || ngx_http_recsys_personal_check(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

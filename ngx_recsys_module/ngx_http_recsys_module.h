@@ -74,6 +74,10 @@ typedef struct {
     ngx_str_t                    cache_control;
     ngx_str_t                    vary;
     ngx_flag_t                   events;
+    ngx_flag_t                   personalize;
+    ngx_int_t                    history_weight;    /* thousandths */
+    ngx_uint_t                   history_length;
+    ngx_flag_t                   history_exclude;
 } ngx_http_recsys_loc_conf_t;
 
 
@@ -247,6 +251,30 @@ ngx_int_t ngx_http_recsys_events_check(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf);
 ngx_int_t ngx_http_recsys_user_keys(ngx_http_request_t *r,
     const u_char *user, size_t len, ngx_str_t *recent, ngx_str_t *purchased);
+
+/*
+ * A shopper's history, for ngx_http_recsys_history_fetch(): rc is NGX_OK
+ * with the rows of the recent items (newest first) and of the purchased
+ * ones in the index of the request's location (unknown ids left out,
+ * either list may be empty), or NGX_ERROR (Redis failed, or its reply was
+ * not the expected one) or NGX_AGAIN (timeout) with none.  The lists are
+ * in the request's pool.  Called from a Redis event, outside the
+ * request's handlers: finalize the request and run the posted requests
+ * there, as the events endpoint does.
+ */
+typedef void (*ngx_http_recsys_history_pt)(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, uint32_t *recent, size_t nrecent,
+    uint32_t *purchased, size_t npurchased);
+
+char *ngx_http_recsys_history_weight(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_personal_check(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf);
+ngx_int_t ngx_http_recsys_history_fetch(ngx_http_request_t *r,
+    ngx_str_t *user, ngx_http_recsys_history_pt handler, void *data);
+void ngx_http_recsys_history_set(ngx_http_request_t *r, rs_request_t *req,
+    uint32_t *recent, size_t nrecent, uint32_t *purchased,
+    size_t npurchased);
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */
