@@ -209,6 +209,20 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       offsetof(ngx_http_recsys_loc_conf_t, history_exclude),
       NULL },
 
+    { ngx_string("recsys_popularity_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_popularity_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_popularity_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_recsys_popularity_refresh,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("recsys_metrics_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_recsys_metrics_zone,
@@ -418,6 +432,10 @@ ngx_http_recsys_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_recsys_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_recsys_popularity_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_recsys_metrics_init(cf);
 }
 
@@ -534,5 +552,5 @@ ngx_http_recsys_init_process(ngx_cycle_t *cycle)
 {
     rs_index_single_thread();
 
-    return NGX_OK;
+    return ngx_http_recsys_popularity_init_process(cycle);
 }

@@ -45,6 +45,9 @@ typedef struct {
     ngx_array_t                  profiles;  /* ngx_http_recsys_profile_t * */
     ngx_shm_zone_t              *overlay_zone;
     ngx_shm_zone_t              *metrics_zone;
+    ngx_shm_zone_t              *popularity_zone;
+    ngx_msec_t                   popularity_refresh;    /* 0: off */
+    ngx_uint_t                   popularity_top;
     ngx_str_t                    metrics_file;  /* the first "recsys_metrics" */
     ngx_uint_t                   metrics_line;
     rs_tpl_t                    *default_tpl;
@@ -131,6 +134,8 @@ typedef enum {
     NGX_HTTP_RECSYS_METRIC_REDIS_ERRORS,      /* {reason} */
     NGX_HTTP_RECSYS_METRIC_REDIS_RECONNECTS,
     NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,     /* gauge */
+    NGX_HTTP_RECSYS_METRIC_POPULARITY_REFRESHES,  /* {result} */
+    NGX_HTTP_RECSYS_METRIC_POPULARITY_ITEMS,  /* gauge */
     NGX_HTTP_RECSYS_METRIC_NFAMILIES
 } ngx_http_recsys_metric_e;
 
@@ -275,6 +280,16 @@ ngx_int_t ngx_http_recsys_history_fetch(ngx_http_request_t *r,
 void ngx_http_recsys_history_set(ngx_http_request_t *r, rs_request_t *req,
     uint32_t *recent, size_t nrecent, uint32_t *purchased,
     size_t npurchased);
+
+char *ngx_http_recsys_popularity_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_popularity_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_popularity_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_recsys_popularity_init_process(ngx_cycle_t *cycle);
+/* the live popularity of an index for rs_request_t, NULL: none */
+const rs_popularity_t *ngx_http_recsys_popularity(ngx_http_request_t *r,
+    ngx_http_recsys_index_t *index);
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */
