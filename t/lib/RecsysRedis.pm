@@ -5,6 +5,7 @@ package RecsysRedis;
 # independent of the Test::Nginx runner in use (ours or upstream's).
 #
 #   my $redis = RecsysRedis->new(password => 'secret');   # not started
+#   RecsysRedis->new(args => ['--replicaof', '127.0.0.1', $port]);
 #   $redis->start;                 # waits until it answers PING
 #   $redis->port;
 #   $redis->cli('ZSCORE', $key, $member);   # one line, or a list of lines
@@ -57,6 +58,7 @@ sub new {
     my $self = bless {
         port     => $opt{port} || spare_port(),
         password => $opt{password},
+        args     => $opt{args} || [],
         server   => find_binary('REDIS_SERVER', 'redis-server'),
         cli      => find_binary('REDIS_CLI', 'redis-cli'),
         dir      => File::Temp::tempdir('recsys-redis-XXXXXX', TMPDIR => 1,
@@ -85,6 +87,7 @@ sub start {
                 '--dir', $self->{dir}, '--logfile', "$self->{dir}/redis.log");
 
     push @args, '--requirepass', $self->{password} if defined $self->{password};
+    push @args, @{ $self->{args} };
 
     my $pid = fork;
     die "RecsysRedis: fork failed: $!\n" unless defined $pid;
