@@ -14,8 +14,8 @@ use Test::Nginx::Socket;
 use Cwd qw(cwd);
 use Digest::SHA qw(hmac_sha1_hex);
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
+use RecsysNginx;
 use RecsysRedis;
 
 $ENV{TEST_NGINX_INDEX} ||= cwd() . '/build/t-index';
@@ -101,24 +101,7 @@ sub fd_count {
 
 
 # a POST from Perl, between the blocks' own requests: the status
-sub post_event {
-    my ($json) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => server_port_for_client(),
-                                  Timeout => 5)
-        or return "connect: $!";
-
-    print $s "POST /events HTTP/1.1\r\nHost: localhost\r\n"
-        . "Connection: close\r\nContent-Type: application/json\r\n"
-        . "Content-Length: " . length($json) . "\r\n\r\n$json";
-
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-
-    return $res =~ m{^HTTP/1\.1 (\d+)} ? $1 : "no answer";
-}
+sub post_event { RecsysNginx::post_json('/events', $_[0]) }
 
 
 # kill, restart, pause: every round must fail cleanly and recover
@@ -143,17 +126,7 @@ sub failure_series {
 }
 
 
-add_response_body_check(sub {
-    my ($block, $body, $req_idx) = @_;
-
-    my $code = $block->redis_after or return;
-    my $req = $block->request;
-    my $last = ref $req eq 'ARRAY' ? $#$req : 0;
-
-    return unless $req_idx == $last;
-
-    eval "$code; 1" or die $block->name . " - redis_after failed: $@";
-});
+RecsysNginx::redis_after_section();
 
 
 repeat_each(1);

@@ -12,8 +12,7 @@ use Test::Nginx::Socket;
 use Cwd qw(cwd);
 use File::Copy qw(copy);
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
-use Time::HiRes qw(sleep time);
+use RecsysNginx;
 use RecsysRedis;
 
 $ENV{TEST_NGINX_INDEX} ||= cwd() . '/build/t-index';
@@ -48,29 +47,6 @@ $ENV{TEST_NGINX_INDEX_V2} = $tmp;
 our ($Reload);
 
 
-sub nap { Time::HiRes::sleep($_[0]) if $_[0] > 0 }
-
-
-sub post_events {
-    my ($json) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => server_port_for_client(),
-                                  Timeout => 5)
-        or die "connect: $!\n";
-
-    print $s "POST /events HTTP/1.1\r\nHost: localhost\r\n"
-        . "Connection: close\r\nContent-Type: application/json\r\n"
-        . "Content-Length: " . length($json) . "\r\n\r\n$json";
-
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-
-    $res =~ m{^HTTP/1\.1 202 } or die "events not accepted: $res\n";
-}
-
-
 sub purchases {
     my ($item, $n) = @_;
     return '[' . join(',', map {
@@ -79,73 +55,13 @@ sub purchases {
 }
 
 
-# the live worker processes of a master
-sub workers_of_master {
-    my ($master) = @_;
-    my @pids;
-    opendir my $dir, '/proc' or die "/proc: $!\n";
-    for my $pid (grep { /^\d+$/ } readdir $dir) {
-        open my $fh, '<', "/proc/$pid/stat" or next;
-        my $stat = <$fh> // '';
-        push @pids, $pid if $stat =~ /\) [^Z] (\d+) / && $1 == $master;
-    }
-    return @pids;
+sub post_events {
+    my $status = RecsysNginx::post_json('/events', $_[0]);
+    die "events not accepted: $status\n" unless $status == 202;
 }
 
 
-# nginx.conf edited by $edit, "nginx -s reload", then wait until only new
-# workers are left: the seconds that took
-sub reload_nginx {
-    my ($edit) = @_;
-
-    my $conf = server_root() . '/conf/nginx.conf';
-    open my $fh, '<', $conf or die "$conf: $!\n";
-    my $text = do { local $/; <$fh> };
-    close $fh;
-    $edit->($text) if $edit;
-    open $fh, '>', $conf or die "$conf: $!\n";
-    print $fh $text;
-    close $fh;
-
-    open $fh, '<', server_root() . '/logs/nginx.pid' or die "pid: $!\n";
-    my ($master) = <$fh> =~ /(\d+)/;
-    close $fh;
-
-    my $start = time;
-    my %old = map { $_ => 1 } workers_of_master($master);
-    kill 'HUP', $master or die "cannot signal $master: $!\n";
-
-    for (1 .. 400) {
-        sleep 0.05;
-        my @now = workers_of_master($master);
-        return time - $start
-            if @now == workers() && !grep { $old{$_} } @now;
-    }
-
-    die "nginx did not replace its workers after a reload\n";
-}
-
-
-sub zrevrange_calls {
-    my ($line) = grep { /^cmdstat_zrevrange:/ }
-                 $Redis->cli('INFO', 'commandstats');
-    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
-}
-
-
-# "--- redis_after": Perl run after the block's last response
-add_response_body_check(sub {
-    my ($block, $body, $req_idx) = @_;
-
-    my $code = $block->redis_after or return;
-    my $req = $block->request;
-    my $last = ref $req eq 'ARRAY' ? $#$req : 0;
-
-    return unless $req_idx == $last;
-
-    eval "$code; 1" or die $block->name . " - redis_after failed: $@";
-});
-
+RecsysNginx::redis_after_section();
 
 master_on();
 workers(2);
@@ -216,7 +132,7 @@ invalid value "500ms", it must be a time of 1s or more
 --- init
 $main::Redis->cli('FLUSHALL');
 main::post_events(main::purchases('toy-004', 20));
-main::nap(1.5);
+RecsysNginx::nap(1.5);
 --- request
 GET /metrics
 --- response_body_like eval
@@ -231,7 +147,7 @@ qr/^recsys_popularity_refreshes_total\{result="ok"\} [1-9]\d*$
 === TEST 5: ... and every refresh after it
 --- init
 main::post_events('{"user":"v","item":"shoe-010","type":"view"}');
-main::nap(1.3);
+RecsysNginx::nap(1.3);
 --- request
 GET /metrics
 --- response_body_like eval
@@ -244,13 +160,13 @@ qr/^recsys_popularity_live_items 2$/m
 === TEST 6: two workers read Redis once per interval
 --- init
 $main::Redis->cli('CONFIG', 'RESETSTAT');
-main::nap(3.1);
+RecsysNginx::nap(3.1);
 --- request
 GET /metrics
 --- response_body_like eval
 qr/^recsys_popularity_live_items 2$/m
 --- redis_after
-my $calls = main::zrevrange_calls();
+my $calls = $main::Redis->calls('zrevrange');
 ok($calls >= 2 && $calls <= 4, "3 refreshes in 3.1s, not 6: $calls");
 --- no_error_log
 [error]
@@ -259,11 +175,11 @@ ok($calls >= 2 && $calls <= 4, "3 refreshes in 3.1s, not 6: $calls");
 
 === TEST 7: a reload to another index version drops the old scores
 --- init
-$main::Reload = main::reload_nginx(sub {
+$main::Reload = RecsysNginx::reload_nginx(sub {
     $_[0] =~ s/recsys_index \S+;/recsys_index $ENV{TEST_NGINX_INDEX_V2};/
         or die "no recsys_index in nginx.conf";
 });
-main::nap(1.3);
+RecsysNginx::nap(1.3);
 --- request
 GET /metrics
 --- response_body_like eval
@@ -290,8 +206,8 @@ unlike($keys[0], qr/feedface/, "of the old version");
         recsys_metrics;
     }
 --- init
-main::nap(0.3);
-$main::Reload = main::reload_nginx();
+RecsysNginx::nap(0.3);
+$main::Reload = RecsysNginx::reload_nginx();
 --- request
 GET /metrics
 --- response_body_like eval
@@ -318,7 +234,7 @@ ok($main::Reload < 5, "the old workers exited at once: ${main::Reload}s");
         recsys_metrics;
     }
 --- init
-main::nap(2.6);
+RecsysNginx::nap(2.6);
 --- request
 GET /recs?q=running+shoes
 --- response_body_like: "items":\[\{"id":"shoe-
@@ -343,7 +259,7 @@ qr/^recsys_popularity_refreshes_total\{result="error"\} [2-9]$/m
 === TEST 11: ... Redis comes up: refreshed again, said once
 --- init
 $main::Late->start;
-main::nap(3);
+RecsysNginx::nap(3);
 --- request
 GET /metrics
 --- response_body_like eval

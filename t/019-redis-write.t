@@ -9,6 +9,7 @@
 use Test::Nginx::Socket;
 use Cwd qw(cwd);
 use Time::HiRes qw(sleep);
+use RecsysNginx;
 use RecsysRedis;
 
 $ENV{TEST_NGINX_INDEX} ||= cwd() . '/build/t-index';
@@ -29,29 +30,7 @@ for (1 .. 100) {
 }
 
 
-sub nap { Time::HiRes::sleep($_[0]) if $_[0] > 0 }
-
-
-# the calls of a command a server has answered since CONFIG RESETSTAT
-sub calls {
-    my ($redis, $command) = @_;
-    my ($line) = grep { /^cmdstat_\Q$command\E:/ }
-                 $redis->cli('INFO', 'commandstats');
-    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
-}
-
-
-add_response_body_check(sub {
-    my ($block, $body, $req_idx) = @_;
-
-    my $code = $block->redis_after or return;
-    my $req = $block->request;
-    my $last = ref $req eq 'ARRAY' ? $#$req : 0;
-
-    return unless $req_idx == $last;
-
-    eval "$code; 1" or die $block->name . " - redis_after failed: $@";
-});
+RecsysNginx::redis_after_section();
 
 
 repeat_each(1);
@@ -105,7 +84,7 @@ POST /events
 --- response_body
 {"accepted":2}
 --- redis_after
-is(main::calls($main::Primary, 'exec'), 1, "the primary ran the events");
+is($main::Primary->calls('exec'), 1, "the primary ran the events");
 # a replica answers writes with READONLY errors
 like(join("\n", $main::Replica->cli('INFO', 'stats')),
      qr/^total_error_replies:0\r?$/m, "the replica refused nothing");
@@ -116,14 +95,14 @@ like(join("\n", $main::Replica->cli('INFO', 'stats')),
 
 === TEST 3: ... the popularity refresh reads the replica
 --- init
-main::nap(1.3);
+RecsysNginx::nap(1.3);
 --- request
 GET /metrics
 --- response_body_like eval
 qr/^recsys_popularity_live_items 2$/m
 --- redis_after
-ok(main::calls($main::Replica, 'zrevrange') >= 1, "the replica was read");
-is(main::calls($main::Primary, 'zrevrange'), 0, "the primary was not");
+ok($main::Replica->calls('zrevrange') >= 1, "the replica was read");
+is($main::Primary->calls('zrevrange'), 0, "the primary was not");
 --- no_error_log
 [error]
 
@@ -133,7 +112,7 @@ is(main::calls($main::Primary, 'zrevrange'), 0, "the primary was not");
 --- init
 $main::Primary->kill;
 $main::Replica->cli('CONFIG', 'RESETSTAT');
-main::nap(1.3);
+RecsysNginx::nap(1.3);
 --- request eval
 ["POST /events\n{\"user\":\"ann\",\"item\":\"toy-004\",\"type\":\"view\"}",
  "GET /metrics"]
@@ -143,7 +122,7 @@ main::nap(1.3);
 ['"code":"redis_unavailable"',
  qr/^recsys_popularity_live_items 2$/m]
 --- redis_after
-ok(main::calls($main::Replica, 'zrevrange') >= 1,
+ok($main::Replica->calls('zrevrange') >= 1,
    "the replica is still read");
 --- no_error_log
 [error]

@@ -9,6 +9,7 @@ package RecsysRedis;
 #   $redis->start;                 # waits until it answers PING
 #   $redis->port;
 #   $redis->cli('ZSCORE', $key, $member);   # one line, or a list of lines
+#   $redis->calls('zrevrange');    # answered since start or CONFIG RESETSTAT
 #   $redis->pause(2000);           # CLIENT PAUSE 2000 (all commands)
 #   $redis->kill;                  # SIGKILL: connections drop at once
 #   $redis->stop;                  # SIGTERM, then SIGKILL after 5 s
@@ -187,6 +188,15 @@ sub cli {
     chomp @out;
 
     return wantarray ? @out : join("\n", @out);
+}
+
+
+# how many times the server ran a command (INFO commandstats)
+sub calls {
+    my ($self, $command) = @_;
+    my ($line) = grep { /^cmdstat_\Q$command\E:/ }
+                 $self->cli('INFO', 'commandstats');
+    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
 
