@@ -4,9 +4,10 @@
  *
  * The events endpoint: "recsys_events" takes shopper events (views,
  * clicks, carts, purchases) as JSON and writes them to Redis in one
- * MULTI/EXEC pipeline: the user's recent items, the items' popularity for
- * the location's index version, and click and purchase counters per A/B
- * variant.
+ * MULTI/EXEC pipeline: the user's recent and purchased items, the items'
+ * popularity for the location's index version, and click and purchase
+ * counters per A/B variant.  They go to "recsys_redis_write" when there
+ * is one, to "recsys_redis" otherwise.
  *
  * Everything is validated before anything is written: a bad event refuses
  * the whole body with a 400.  The answer waits for Redis: 202 once the
@@ -44,16 +45,18 @@
 /* 30 days, renewed by every write */
 #define NGX_HTTP_RECSYS_EVENTS_TTL          "2592000"
 
-/* at most: LPUSH, LTRIM, EXPIRE, ZINCRBY, HINCRBY */
-#define NGX_HTTP_RECSYS_EVENTS_CMDS         5
+/* at most: LPUSH, LTRIM, EXPIRE, SADD, EXPIRE, ZINCRBY, HINCRBY */
+#define NGX_HTTP_RECSYS_EVENTS_CMDS         7
 
 #define NGX_HTTP_RECSYS_SHA1_HEX            40
+#define NGX_HTTP_RECSYS_USER_PREFIX         "recsys:user:"
 
 
 typedef struct {
     ngx_str_t                        name;
     ngx_str_t                        weight;    /* the ZINCRBY increment */
     ngx_uint_t                       variant;   /* counted per variant */
+    ngx_uint_t                       purchase;  /* kept in the user's set */
 } ngx_http_recsys_event_type_t;
 
 
@@ -68,7 +71,8 @@ typedef struct {
 /* what one valid event becomes */
 typedef struct ngx_http_recsys_event_s {
     ngx_str_t                        item;
-    ngx_str_t                        user_key;
+    ngx_str_t                        recent_key;
+    ngx_str_t                        purchased_key;
     ngx_str_t                        variant_key;
     ngx_http_recsys_event_type_t    *type;
 } ngx_http_recsys_event_t;
@@ -88,20 +92,22 @@ static ngx_int_t ngx_http_recsys_events_commands(ngx_http_request_t *r,
     ngx_array_t *events, ngx_array_t *cmds);
 static ngx_int_t ngx_http_recsys_events_push(ngx_array_t *cmds,
     ngx_pool_t *pool, ngx_uint_t argc, ...);
-static void ngx_http_recsys_events_user_hash(ngx_str_t *salt,
-    const u_char *user, size_t len, u_char *hex);
+static void ngx_http_recsys_user_hash(ngx_str_t *salt, const u_char *user,
+    size_t len, u_char *hex);
 static void ngx_http_recsys_events_done(void *data, ngx_int_t rc,
     redisReply *reply, ngx_uint_t errors);
 static ngx_int_t ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
     const char *reason);
+static ngx_http_recsys_redis_t *ngx_http_recsys_events_redis(
+    ngx_http_request_t *r);
 
 
 static ngx_http_recsys_event_type_t  ngx_http_recsys_event_types[] = {
-    { ngx_string("view"), ngx_string("1"), 0 },
-    { ngx_string("click"), ngx_string("2"), 1 },
-    { ngx_string("add_to_cart"), ngx_string("5"), 0 },
-    { ngx_string("purchase"), ngx_string("10"), 1 },
-    { ngx_null_string, ngx_null_string, 0 }
+    { ngx_string("view"), ngx_string("1"), 0, 0 },
+    { ngx_string("click"), ngx_string("2"), 1, 0 },
+    { ngx_string("add_to_cart"), ngx_string("5"), 0, 0 },
+    { ngx_string("purchase"), ngx_string("10"), 1, 1 },
+    { ngx_null_string, ngx_null_string, 0, 0 }
 };
 
 
@@ -189,10 +195,10 @@ ngx_http_recsys_events_check(ngx_conf_t *cf,
 
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_recsys_module);
 
-    if (rmcf->redis == NULL) {
+    if (rmcf->redis == NULL && rmcf->redis_write == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"recsys_events\" needs a \"recsys_redis\" in "
-                           "the http block");
+                           "\"recsys_events\" needs a \"recsys_redis\" or "
+                           "\"recsys_redis_write\" in the http block");
         return NGX_ERROR;
     }
 
@@ -337,8 +343,9 @@ ngx_http_recsys_events_process(ngx_http_request_t *r)
     ctx->accepted = events.nelts;
     ctx->events = events.elts;
 
-    rc = ngx_http_recsys_redis_send(r, cmds.elts, cmds.nelts,
-                                    ngx_http_recsys_events_done, ctx);
+    rc = ngx_http_recsys_redis_send_to(ngx_http_recsys_events_redis(r), r,
+                                       cmds.elts, cmds.nelts,
+                                       ngx_http_recsys_events_done, ctx);
 
     if (rc == NGX_OK) {
         return NGX_DONE;
@@ -454,7 +461,6 @@ ngx_http_recsys_events_parse_one(ngx_http_request_t *r, const rs_store_t *st,
     json_t                        *v;
     uint32_t                       row;
     const char                    *key, *s;
-    ngx_http_recsys_main_conf_t   *rmcf;
     ngx_http_recsys_event_type_t  *t;
 
     ngx_memzero(ev, sizeof(ngx_http_recsys_event_t));
@@ -487,24 +493,13 @@ ngx_http_recsys_events_parse_one(ngx_http_request_t *r, const rs_store_t *st,
         return NGX_DECLINED;
     }
 
-    len = sizeof("recsys:user:") - 1 + NGX_HTTP_RECSYS_SHA1_HEX
-          + sizeof(":recent") - 1;
-
-    ev->user_key.data = ngx_pnalloc(r->pool, len);
-    if (ev->user_key.data == NULL) {
+    if (ngx_http_recsys_user_keys(r, (u_char *) json_string_value(v),
+                                  json_string_length(v), &ev->recent_key,
+                                  &ev->purchased_key)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
-
-    p = ngx_cpymem(ev->user_key.data, "recsys:user:",
-                   sizeof("recsys:user:") - 1);
-    ngx_http_recsys_events_user_hash(&rmcf->user_salt,
-                                     (u_char *) json_string_value(v),
-                                     json_string_length(v), p);
-    p = ngx_cpymem(p + NGX_HTTP_RECSYS_SHA1_HEX, ":recent",
-                   sizeof(":recent") - 1);
-    ev->user_key.len = p - ev->user_key.data;
 
     /* item */
 
@@ -637,8 +632,9 @@ bad_variant:
 
 /*
  * MULTI, per event: LPUSH + LTRIM + EXPIRE of the user's recent items,
- * ZINCRBY of the item's popularity, HINCRBY of the variant's counter for
- * clicks and purchases; then EXPIRE of the popularity key and EXEC.
+ * SADD + EXPIRE of the user's purchased items for purchases, ZINCRBY of
+ * the item's popularity, HINCRBY of the variant's counter for clicks and
+ * purchases; then EXPIRE of the popularity key and EXEC.
  */
 
 static ngx_int_t
@@ -657,6 +653,7 @@ ngx_http_recsys_events_commands(ngx_http_request_t *r, ngx_array_t *events,
     static ngx_str_t  exec = ngx_string("EXEC");
     static ngx_str_t  lpush = ngx_string("LPUSH");
     static ngx_str_t  ltrim = ngx_string("LTRIM");
+    static ngx_str_t  sadd = ngx_string("SADD");
     static ngx_str_t  expire = ngx_string("EXPIRE");
     static ngx_str_t  zincrby = ngx_string("ZINCRBY");
     static ngx_str_t  hincrby = ngx_string("HINCRBY");
@@ -688,18 +685,30 @@ ngx_http_recsys_events_commands(ngx_http_request_t *r, ngx_array_t *events,
 
     for (i = 0; i < events->nelts; i++) {
         if (ngx_http_recsys_events_push(cmds, r->pool, 3, &lpush,
-                                        &ev[i].user_key, &ev[i].item)
+                                        &ev[i].recent_key, &ev[i].item)
             != NGX_OK
             || ngx_http_recsys_events_push(cmds, r->pool, 4, &ltrim,
-                                           &ev[i].user_key, &zero, &last)
+                                           &ev[i].recent_key, &zero, &last)
                != NGX_OK
             || ngx_http_recsys_events_push(cmds, r->pool, 3, &expire,
-                                           &ev[i].user_key, &ttl)
+                                           &ev[i].recent_key, &ttl)
                != NGX_OK
             || ngx_http_recsys_events_push(cmds, r->pool, 4, &zincrby,
                                            &popular, &ev[i].type->weight,
                                            &ev[i].item)
                != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ev[i].type->purchase
+            && (ngx_http_recsys_events_push(cmds, r->pool, 3, &sadd,
+                                            &ev[i].purchased_key,
+                                            &ev[i].item)
+                != NGX_OK
+                || ngx_http_recsys_events_push(cmds, r->pool, 3, &expire,
+                                               &ev[i].purchased_key, &ttl)
+                   != NGX_OK))
         {
             return NGX_ERROR;
         }
@@ -764,11 +773,52 @@ ngx_http_recsys_events_push(ngx_array_t *cmds, ngx_pool_t *pool,
 }
 
 
+/*
+ * The keys of a user's history, "recsys:user:{hmac}:recent" and
+ * "recsys:user:{hmac}:purchased", in the request's pool: the events write
+ * them, personalisation reads them.
+ */
+
+ngx_int_t
+ngx_http_recsys_user_keys(ngx_http_request_t *r, const u_char *user,
+    size_t len, ngx_str_t *recent, ngx_str_t *purchased)
+{
+    u_char                       *p;
+    size_t                        size;
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    size = sizeof(NGX_HTTP_RECSYS_USER_PREFIX) - 1 + NGX_HTTP_RECSYS_SHA1_HEX;
+
+    p = ngx_pnalloc(r->pool, 2 * size + sizeof(":recent") - 1
+                             + sizeof(":purchased") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    recent->data = p;
+    p = ngx_cpymem(p, NGX_HTTP_RECSYS_USER_PREFIX,
+                   sizeof(NGX_HTTP_RECSYS_USER_PREFIX) - 1);
+    ngx_http_recsys_user_hash(&rmcf->user_salt, user, len, p);
+    p = ngx_cpymem(p + NGX_HTTP_RECSYS_SHA1_HEX, ":recent",
+                   sizeof(":recent") - 1);
+    recent->len = p - recent->data;
+
+    purchased->data = p;
+    p = ngx_cpymem(p, recent->data, size);
+    p = ngx_cpymem(p, ":purchased", sizeof(":purchased") - 1);
+    purchased->len = p - purchased->data;
+
+    return NGX_OK;
+}
+
+
 /* HMAC-SHA1 (RFC 2104) of the user id keyed with the salt, in hex */
 
 static void
-ngx_http_recsys_events_user_hash(ngx_str_t *salt, const u_char *user,
-    size_t len, u_char *hex)
+ngx_http_recsys_user_hash(ngx_str_t *salt, const u_char *user, size_t len,
+    u_char *hex)
 {
     u_char      key[64], pad[64], inner[20], mac[20];
     ngx_uint_t  i;
@@ -899,7 +949,8 @@ ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
     const char       *why;
     ngx_table_elt_t  *h;
 
-    secs = ngx_http_recsys_redis_retry_after(r, &why);
+    secs = ngx_http_recsys_redis_retry_after(ngx_http_recsys_events_redis(r),
+                                             &why);
 
     if (reason == NULL) {
         reason = why;
@@ -922,6 +973,19 @@ ngx_http_recsys_events_unavailable(ngx_http_request_t *r,
 
     return ngx_http_recsys_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, NULL,
                                       "redis_unavailable", reason);
+}
+
+
+/* writes go to the primary when reads go to a replica */
+
+static ngx_http_recsys_redis_t *
+ngx_http_recsys_events_redis(ngx_http_request_t *r)
+{
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    return rmcf->redis_write ? rmcf->redis_write : rmcf->redis;
 }
 
 

@@ -302,7 +302,21 @@ static ngx_http_recsys_metrics_family_t
       NGX_HTTP_RECSYS_METRICS_GAUGE,
       0, { ngx_null_string, ngx_null_string },
       ngx_string("State of the Redis circuit breaker: 0 closed, "
-                 "1 half-open, 2 open.") }
+                 "1 half-open, 2 open.") },
+
+    { NGX_HTTP_RECSYS_METRIC_POPULARITY_REFRESHES,
+      ngx_string("recsys_popularity_refreshes_total"),
+      NGX_HTTP_RECSYS_METRICS_COUNTER,
+      1, { ngx_string("result"), ngx_null_string },
+      ngx_string("Reads of the live popularity from Redis, by result (ok "
+                 "or error).") },
+
+    { NGX_HTTP_RECSYS_METRIC_POPULARITY_ITEMS,
+      ngx_string("recsys_popularity_live_items"),
+      NGX_HTTP_RECSYS_METRICS_GAUGE,
+      0, { ngx_null_string, ngx_null_string },
+      ngx_string("Items with a live popularity score, over the loaded "
+                 "index versions.") }
 };
 
 

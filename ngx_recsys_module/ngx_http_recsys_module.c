@@ -52,6 +52,12 @@ static ngx_conf_enum_t  ngx_http_recsys_narrative_modes[] = {
     NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1
 
 
+/* the events keep 50 recent items */
+static ngx_conf_num_bounds_t  ngx_http_recsys_history_length_bounds = {
+    NULL, 1, 50
+};
+
+
 static ngx_command_t  ngx_http_recsys_commands[] = {
 
     { ngx_string("recsys"),
@@ -170,7 +176,14 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_recsys_redis_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_recsys_main_conf_t, redis),
+      NULL },
+
+    { ngx_string("recsys_redis_write"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_recsys_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_recsys_main_conf_t, redis_write),
       NULL },
 
     { ngx_string("recsys_user_salt"),
@@ -194,6 +207,41 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_personalize"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, personalize),
+      NULL },
+
+    { ngx_string("recsys_history_weight"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_history_weight,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_history_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_set_bounded_num,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, history_length),
+      &ngx_http_recsys_history_length_bounds },
+
+    { ngx_string("recsys_history_exclude"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, history_exclude),
+      NULL },
+
+    { ngx_string("recsys_popularity_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_popularity_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("recsys_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -205,6 +253,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_recsys_cache_ttl,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_popularity_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_recsys_popularity_refresh,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -414,6 +469,10 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->cache = NGX_CONF_UNSET;
 
     ngx_http_recsys_llm_create_conf(&rlcf->llm);
+    rlcf->personalize = NGX_CONF_UNSET;
+    rlcf->history_weight = NGX_CONF_UNSET;
+    rlcf->history_length = NGX_CONF_UNSET_UINT;
+    rlcf->history_exclude = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -438,6 +497,11 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_RECSYS_FORMAT_JSON);
     ngx_conf_merge_ptr_value(conf->tpl, prev->tpl, NULL);
     ngx_conf_merge_str_value(conf->cache_control, prev->cache_control, "");
+    ngx_conf_merge_value(conf->personalize, prev->personalize, 0);
+    ngx_conf_merge_value(conf->history_weight, prev->history_weight, 300);
+    ngx_conf_merge_uint_value(conf->history_length, prev->history_length,
+                              20);
+    ngx_conf_merge_value(conf->history_exclude, prev->history_exclude, 1);
 
     /* "recsys_cache_ttl" sets both */
     ngx_conf_merge_sec_value(conf->cache_ttl, prev->cache_ttl,
@@ -487,7 +551,8 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         || ngx_http_recsys_html_merge(cf, conf) != NGX_OK
         || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK
         || ngx_http_recsys_events_check(cf, conf) != NGX_OK
-        || ngx_http_recsys_llm_merge(cf, conf, prev) != NGX_OK)
+        || ngx_http_recsys_llm_merge(cf, conf, prev) != NGX_OK
+        || ngx_http_recsys_personal_check(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -526,7 +591,9 @@ ngx_http_recsys_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_recsys_postconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_http_recsys_fetch_init(cf) != NGX_OK) {
+    if (ngx_http_recsys_fetch_init(cf) != NGX_OK
+        || ngx_http_recsys_popularity_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -646,5 +713,5 @@ ngx_http_recsys_init_process(ngx_cycle_t *cycle)
 {
     rs_index_single_thread();
 
-    return NGX_OK;
+    return ngx_http_recsys_popularity_init_process(cycle);
 }

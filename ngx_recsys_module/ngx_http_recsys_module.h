@@ -47,10 +47,14 @@ typedef struct {
     ngx_shm_zone_t              *overlay_zone;
     ngx_shm_zone_t              *metrics_zone;
     ngx_shm_zone_t              *cache_zone;
+    ngx_shm_zone_t              *popularity_zone;
+    ngx_msec_t                   popularity_refresh;    /* 0: off */
+    ngx_uint_t                   popularity_top;
     ngx_str_t                    metrics_file;  /* the first "recsys_metrics" */
     ngx_uint_t                   metrics_line;
     rs_tpl_t                    *default_tpl;
     struct ngx_http_recsys_redis_s  *redis;     /* NULL: no recsys_redis */
+    struct ngx_http_recsys_redis_s  *redis_write;   /* NULL: the same */
     ngx_str_t                    user_salt;
     ngx_rbtree_t                 llm_calls;    /* in flight, this worker */
     ngx_rbtree_node_t            llm_sentinel;
@@ -105,6 +109,10 @@ typedef struct {
     time_t                       cache_stale;
     ngx_flag_t                   cache;       /* recsys_cache: results */
     ngx_http_recsys_llm_conf_t   llm;
+    ngx_flag_t                   personalize;
+    ngx_int_t                    history_weight;    /* thousandths */
+    ngx_uint_t                   history_length;
+    ngx_flag_t                   history_exclude;
 } ngx_http_recsys_loc_conf_t;
 
 
@@ -199,6 +207,8 @@ typedef enum {
     NGX_HTTP_RECSYS_METRIC_REDIS_ERRORS,      /* {reason} */
     NGX_HTTP_RECSYS_METRIC_REDIS_RECONNECTS,
     NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,     /* gauge */
+    NGX_HTTP_RECSYS_METRIC_POPULARITY_REFRESHES,  /* {result} */
+    NGX_HTTP_RECSYS_METRIC_POPULARITY_ITEMS,  /* gauge */
     NGX_HTTP_RECSYS_METRIC_NFAMILIES
 } ngx_http_recsys_metric_e;
 
@@ -325,7 +335,8 @@ typedef struct {
  * are Redis errors; reply is the last command's, valid during the call
  * only), NGX_ERROR when the connection failed first, NGX_AGAIN when the
  * "timeout" of recsys_redis expired first.  Not called when the request
- * is freed first.
+ * is freed first, or, for a send without a request, when the worker
+ * exits first.
  */
 typedef void (*ngx_http_recsys_redis_handler_pt)(void *data, ngx_int_t rc,
     struct redisReply *reply, ngx_uint_t errors);
@@ -335,10 +346,14 @@ char *ngx_http_recsys_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_recsys_redis_send(ngx_http_request_t *r,
     ngx_http_recsys_redis_cmd_t *cmds, ngx_uint_t n,
     ngx_http_recsys_redis_handler_pt handler, void *data);
+/* to a given client (rmcf->redis or rmcf->redis_write); r may be NULL */
+ngx_int_t ngx_http_recsys_redis_send_to(ngx_http_recsys_redis_t *redis,
+    ngx_http_request_t *r, ngx_http_recsys_redis_cmd_t *cmds, ngx_uint_t n,
+    ngx_http_recsys_redis_handler_pt handler, void *data);
 ngx_int_t ngx_http_recsys_redis_command(ngx_http_request_t *r,
     ngx_http_recsys_redis_handler_pt handler, void *data, int argc,
     const char **argv, size_t *argvlen);
-time_t ngx_http_recsys_redis_retry_after(ngx_http_request_t *r,
+time_t ngx_http_recsys_redis_retry_after(ngx_http_recsys_redis_t *redis,
     const char **reason);
 
 /*
@@ -387,6 +402,42 @@ char *ngx_http_recsys_user_salt(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_recsys_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_recsys_events_check(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf);
+ngx_int_t ngx_http_recsys_user_keys(ngx_http_request_t *r,
+    const u_char *user, size_t len, ngx_str_t *recent, ngx_str_t *purchased);
+
+/*
+ * A shopper's history, for ngx_http_recsys_history_fetch(): rc is NGX_OK
+ * with the rows of the recent items (newest first) and of the purchased
+ * ones in the index of the request's location (unknown ids left out,
+ * either list may be empty), or NGX_ERROR (Redis failed, or its reply was
+ * not the expected one) or NGX_AGAIN (timeout) with none.  The lists are
+ * in the request's pool.  Called from a Redis event, outside the
+ * request's handlers: finalize the request and run the posted requests
+ * there, as the events endpoint does.
+ */
+typedef void (*ngx_http_recsys_history_pt)(ngx_http_request_t *r,
+    void *data, ngx_int_t rc, uint32_t *recent, size_t nrecent,
+    uint32_t *purchased, size_t npurchased);
+
+char *ngx_http_recsys_history_weight(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_personal_check(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf);
+ngx_int_t ngx_http_recsys_history_fetch(ngx_http_request_t *r,
+    ngx_str_t *user, ngx_http_recsys_history_pt handler, void *data);
+void ngx_http_recsys_history_set(ngx_http_request_t *r, rs_request_t *req,
+    uint32_t *recent, size_t nrecent, uint32_t *purchased,
+    size_t npurchased);
+
+char *ngx_http_recsys_popularity_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_popularity_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_recsys_popularity_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_recsys_popularity_init_process(ngx_cycle_t *cycle);
+/* the live popularity of an index for rs_request_t, NULL: none */
+const rs_popularity_t *ngx_http_recsys_popularity(ngx_http_request_t *r,
+    ngx_http_recsys_index_t *index);
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */

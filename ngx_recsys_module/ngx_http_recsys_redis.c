@@ -25,7 +25,11 @@
  * freed after the last of those calls.  The request is told once: when
  * the last reply arrives, when the connection fails, or when its timer
  * expires; a request that goes away first clears the op's handler from
- * its pool cleanup, so a late reply touches nothing of it.
+ * its pool cleanup, so a late reply touches nothing of it.  Background
+ * work sends without a request: its data lives as long as the worker.
+ *
+ * "recsys_redis_write" is a second client of the same kind, for writes:
+ * reads can then go to a nearby replica and writes to the primary.
  */
 
 
@@ -122,22 +126,25 @@ static void ngx_http_recsys_redis_ev_cleanup(void *privdata);
  * recsys_redis host:port | unix:/path [db=N] [password_file=PATH]
  *     [timeout=50ms] [connect_timeout=100ms] [max_fails=5]
  *     [fail_timeout=10s];
+ *
+ * recsys_redis_write takes the same arguments; cmd->offset tells which
+ * client of the main configuration is set.
  */
 
 char *
 ngx_http_recsys_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_recsys_main_conf_t *rmcf = conf;
+    ngx_int_t                  n;
+    ngx_str_t                 *value, s, password_file;
+    ngx_msec_t                 ms;
+    ngx_uint_t                 i;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_recsys_redis_t   *redis, **field;
 
-    ngx_int_t                 n;
-    ngx_str_t                *value, s, password_file;
-    ngx_msec_t                ms;
-    ngx_uint_t                i;
-    ngx_pool_cleanup_t       *cln;
-    ngx_http_recsys_redis_t  *redis;
+    field = (ngx_http_recsys_redis_t **) ((char *) conf + cmd->offset);
 
-    if (rmcf->redis != NULL) {
+    if (*field != NULL) {
         return "is duplicate";
     }
 
@@ -271,7 +278,7 @@ ngx_http_recsys_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     cln->handler = ngx_http_recsys_redis_cycle_cleanup;
     cln->data = redis;
 
-    rmcf->redis = redis;
+    *field = redis;
 
     return NGX_CONF_OK;
 
@@ -476,25 +483,39 @@ ngx_http_recsys_redis_command(ngx_http_request_t *r,
 }
 
 
-/*
- * Queues the commands in one pipeline.  NGX_OK: the handler will be called
- * exactly once, never from within this call.  NGX_DECLINED: Redis is not
- * configured or not available now (see ngx_http_recsys_redis_retry_after).
- */
+/* to "recsys_redis" */
 
 ngx_int_t
 ngx_http_recsys_redis_send(ngx_http_request_t *r,
     ngx_http_recsys_redis_cmd_t *cmds, ngx_uint_t n,
     ngx_http_recsys_redis_handler_pt handler, void *data)
 {
-    ngx_uint_t                    i;
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_recsys_redis_t      *redis;
-    ngx_http_recsys_redis_op_t   *op;
     ngx_http_recsys_main_conf_t  *rmcf;
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
-    redis = rmcf->redis;
+
+    return ngx_http_recsys_redis_send_to(rmcf->redis, r, cmds, n, handler,
+                                         data);
+}
+
+
+/*
+ * Queues the commands in one pipeline.  NGX_OK: the handler will be called
+ * exactly once, never from within this call.  NGX_DECLINED: Redis is not
+ * configured (redis is NULL) or not available now (see
+ * ngx_http_recsys_redis_retry_after).  Without a request (r is NULL) the
+ * handler is not called when the worker exits first, nor does the command
+ * keep an exiting worker waiting.
+ */
+
+ngx_int_t
+ngx_http_recsys_redis_send_to(ngx_http_recsys_redis_t *redis,
+    ngx_http_request_t *r, ngx_http_recsys_redis_cmd_t *cmds, ngx_uint_t n,
+    ngx_http_recsys_redis_handler_pt handler, void *data)
+{
+    ngx_uint_t                    i;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_recsys_redis_op_t   *op;
 
     if (redis == NULL || n == 0) {
         return NGX_DECLINED;
@@ -504,9 +525,13 @@ ngx_http_recsys_redis_send(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
+    cln = NULL;
+
+    if (r != NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     op = ngx_calloc(sizeof(ngx_http_recsys_redis_op_t), redis->log);
@@ -530,7 +555,7 @@ ngx_http_recsys_redis_send(ngx_http_request_t *r,
     }
 
     if (i < n) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, r ? r->connection->log : redis->log, 0,
                       "recsys: redis %V: cannot queue a command",
                       &redis->name);
 
@@ -551,6 +576,11 @@ ngx_http_recsys_redis_send(ngx_http_request_t *r,
 
     ngx_add_timer(&op->timer, redis->timeout);
 
+    if (cln == NULL) {
+        op->timer.cancelable = 1;
+        return NGX_OK;
+    }
+
     cln->handler = ngx_http_recsys_redis_op_cancel;
     cln->data = op;
     op->cln = cln;
@@ -562,14 +592,10 @@ ngx_http_recsys_redis_send(ngx_http_request_t *r,
 /* seconds a caller should wait before trying again, and why */
 
 time_t
-ngx_http_recsys_redis_retry_after(ngx_http_request_t *r, const char **reason)
+ngx_http_recsys_redis_retry_after(ngx_http_recsys_redis_t *redis,
+    const char **reason)
 {
-    ngx_msec_int_t                left;
-    ngx_http_recsys_redis_t      *redis;
-    ngx_http_recsys_main_conf_t  *rmcf;
-
-    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
-    redis = rmcf->redis;
+    ngx_msec_int_t  left;
 
     if (redis == NULL) {
         *reason = "Redis is not configured";

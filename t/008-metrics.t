@@ -6,6 +6,7 @@ use Cwd qw(cwd);
 use File::Temp qw(tempfile);
 use IO::Socket::INET;
 use Time::HiRes qw(sleep);
+use RecsysNginx;
 
 $ENV{TEST_NGINX_INDEX} ||= cwd() . '/build/t-index';
 
@@ -44,33 +45,6 @@ sub recs_traffic {
         die "/recs?k=0 answered $status\n" unless $status == 400;
     }
     return scalar keys %workers;
-}
-
-# the live worker processes of a master
-sub workers_of_master {
-    my ($master) = @_;
-    my @pids;
-    opendir my $dir, '/proc' or die "/proc: $!\n";
-    for my $pid (grep { /^\d+$/ } readdir $dir) {
-        open my $fh, '<', "/proc/$pid/stat" or next;
-        my $stat = <$fh> // '';
-        push @pids, $pid if $stat =~ /\) [^Z] (\d+) / && $1 == $master;
-    }
-    return @pids;
-}
-
-# "nginx -s reload", then wait until only new workers are left
-sub reload_nginx {
-    open my $fh, '<', server_root() . '/logs/nginx.pid' or die "pid: $!\n";
-    my ($master) = <$fh> =~ /(\d+)/;
-    my %old = map { $_ => 1 } workers_of_master($master);
-    kill 'HUP', $master or die "cannot signal $master: $!\n";
-    for (1 .. 200) {
-        sleep 0.05;
-        my @now = workers_of_master($master);
-        return if @now == workers() && !grep { $old{$_} } @now;
-    }
-    die "nginx did not replace its workers after a reload\n";
 }
 
 # a block without a config of its own gets this one
@@ -237,7 +211,7 @@ Content-Type: text/plain; version=0.0.4; charset=utf-8
 === TEST 8: the counters survive a reload
 --- init
 main::recs_traffic();
-main::reload_nginx();
+RecsysNginx::reload_nginx();
 --- request
 GET /metrics
 --- response_body_like eval

@@ -14,8 +14,8 @@ use Test::Nginx::Socket;
 use Cwd qw(cwd);
 use Digest::SHA qw(hmac_sha1_hex);
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
+use RecsysNginx;
 use RecsysRedis;
 
 $ENV{TEST_NGINX_INDEX} ||= cwd() . '/build/t-index';
@@ -56,6 +56,9 @@ sub now { Time::HiRes::time() }
 
 
 sub user_key { 'recsys:user:' . hmac_sha1_hex($_[0], $Salt) . ':recent' }
+sub purchased_key {
+    'recsys:user:' . hmac_sha1_hex($_[0], $Salt) . ':purchased'
+}
 
 
 sub nginx_worker {
@@ -98,24 +101,7 @@ sub fd_count {
 
 
 # a POST from Perl, between the blocks' own requests: the status
-sub post_event {
-    my ($json) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => server_port_for_client(),
-                                  Timeout => 5)
-        or return "connect: $!";
-
-    print $s "POST /events HTTP/1.1\r\nHost: localhost\r\n"
-        . "Connection: close\r\nContent-Type: application/json\r\n"
-        . "Content-Length: " . length($json) . "\r\n\r\n$json";
-
-    local $/;
-    my $res = <$s> // '';
-    close $s;
-
-    return $res =~ m{^HTTP/1\.1 (\d+)} ? $1 : "no answer";
-}
+sub post_event { RecsysNginx::post_json('/events', $_[0]) }
 
 
 # kill, restart, pause: every round must fail cleanly and recover
@@ -140,24 +126,14 @@ sub failure_series {
 }
 
 
-add_response_body_check(sub {
-    my ($block, $body, $req_idx) = @_;
-
-    my $code = $block->redis_after or return;
-    my $req = $block->request;
-    my $last = ref $req eq 'ARRAY' ? $#$req : 0;
-
-    return unless $req_idx == $last;
-
-    eval "$code; 1" or die $block->name . " - redis_after failed: $@";
-});
+RecsysNginx::redis_after_section();
 
 
 repeat_each(1);
 no_shuffle();
 no_long_string();
 
-plan tests => 129;
+plan tests => 132;
 
 run_tests();
 
@@ -198,6 +174,12 @@ is("@{[ $r->cli('HGETALL', 'recsys:variant:B') ]}", 'click 1 purchase 1',
    "variant B counts clicks and purchases only");
 like($r->cli('TTL', main::user_key('alice')), qr/^\d{6,7}$/,
      "the recent list expires");
+is("@{[ $r->cli('SMEMBERS', main::purchased_key('alice')) ]}", 'shoe-001',
+   "alice's purchases");
+like($r->cli('TTL', main::purchased_key('alice')), qr/^\d{6,7}$/,
+     "the purchased set expires");
+is($r->cli('EXISTS', main::purchased_key('bob')), 0,
+   "bob bought nothing");
 is(scalar(grep { /alice|bob/ } $r->cli('KEYS', '*')), 0,
    "no raw user id in a key");
 --- no_error_log

@@ -55,12 +55,15 @@ static int rs_engine_load_embedder(rs_engine_t *e, const char *path,
 static int rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     rs_rank_ctx_t *ctx, rs_result_t *res);
 static int rs_engine_query_vector(const rs_engine_t *e,
-    const rs_request_t *req, rs_engine_space_t *sp, float *vec,
-    rs_result_t *res);
+    const rs_request_t *req, const float *taste, rs_engine_space_t *sp,
+    float *vec, rs_result_t *res);
 static const float *rs_engine_vector(const rs_engine_space_t *sp,
     uint32_t item, float *buf);
 static int rs_engine_mean(const rs_engine_space_t *sp, const uint32_t *items,
     size_t n, float weight, float *buf, float *vec);
+static int rs_engine_taste(const rs_engine_t *e, const rs_request_t *req,
+    float **out);
+static uint32_t *rs_engine_exclusions(const rs_request_t *req, size_t *n);
 static double rs_engine_us(void);
 static uint32_t rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
     const rs_engine_space_t *sp, const float *vec, float *buf,
@@ -715,23 +718,33 @@ rs_engine_scan(const rs_engine_t *e, const rs_rank_ctx_t *ctx,
 }
 
 
-/* the most popular items that pass: the answer with nothing to go on */
+/*
+ * The most popular items that pass: the answer with nothing to go on.
+ * Live popularity can lift an item from anywhere in the catalogue, so
+ * the live leaders join the catalogue's before both are scored.
+ */
 
 static int
 rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     rs_rank_ctx_t *ctx, rs_result_t *res)
 {
-    int        rc;
-    double     t;
-    uint32_t   i, n, want;
-    rs_hit_t  *cand;
+    int                     rc;
+    double                  t;
+    uint8_t                *seen;
+    uint32_t                i, n, m, want, item;
+    rs_hit_t               *cand;
+    const rs_popularity_t  *live;
 
     want = req->candidates > req->k ? req->candidates : req->k;
+    live = req->popularity;
 
-    cand = req->alloc(req->alloc_data, want * sizeof(rs_hit_t));
+    cand = req->alloc(req->alloc_data,
+                      (live ? 2 : 1) * want * sizeof(rs_hit_t));
     res->hits = req->alloc(req->alloc_data, req->k * sizeof(rs_hit_t));
+    seen = live ? req->alloc(req->alloc_data, e->store.count / 8 + 1)
+                : NULL;
 
-    if (cand == NULL || res->hits == NULL) {
+    if (cand == NULL || res->hits == NULL || (live && seen == NULL)) {
         return -1;
     }
 
@@ -739,10 +752,31 @@ rs_engine_cold_start(const rs_engine_t *e, const rs_request_t *req,
     n = 0;
     t = rs_engine_us();
 
-    for (i = 0; i < e->store.count && n < want; i++) {
-        if (rs_rank_admit(ctx, e->store.popular[i], &cand[n])) {
+    if (live) {
+        memset(seen, 0, e->store.count / 8 + 1);
+
+        for (i = 0; i < live->ntop && n < want; i++) {
+            item = live->top[i];
+
+            if (item < e->store.count && rs_rank_admit(ctx, item, &cand[n])) {
+                seen[item >> 3] |= (uint8_t) (1 << (item & 7));
+                rs_rank_score(ctx, &cand[n]);
+                n++;
+            }
+        }
+    }
+
+    for (i = 0, m = 0; i < e->store.count && m < want; i++) {
+        item = e->store.popular[i];
+
+        if (seen && (seen[item >> 3] & (1 << (item & 7)))) {
+            continue;
+        }
+
+        if (rs_rank_admit(ctx, item, &cand[n])) {
             rs_rank_score(ctx, &cand[n]);
             n++;
+            m++;
         }
     }
 
@@ -792,20 +826,70 @@ rs_engine_mean(const rs_engine_space_t *sp, const uint32_t *items, size_t n,
 
 
 /*
+ * The shopper's taste: the mean of the history's vectors, the newest
+ * counting most, at unit length; NULL without a history.
+ */
+
+static int
+rs_engine_taste(const rs_engine_t *e, const rs_request_t *req, float **out)
+{
+    float        *taste, w;
+    size_t        i;
+    uint32_t      d;
+    const float  *v;
+
+    *out = NULL;
+
+    if (req->nhistory == 0) {
+        return 0;
+    }
+
+    taste = req->alloc(req->alloc_data, e->store.dim * sizeof(float));
+    if (taste == NULL) {
+        return -1;
+    }
+
+    memset(taste, 0, e->store.dim * sizeof(float));
+
+    for (i = 0; i < req->nhistory; i++) {
+        if (req->history[i] >= e->store.count) {
+            continue;
+        }
+
+        v = rs_store_vector(&e->store, req->history[i]);
+        w = exp2f(-(float) i / RS_HISTORY_HALF_LIFE);
+
+        for (d = 0; d < e->store.dim; d++) {
+            taste[d] += w * v[d];
+        }
+    }
+
+    if (rs_embed_normalize(taste, e->store.dim) > 0) {
+        *out = taste;
+    }
+
+    return 0;
+}
+
+
+/*
  * Rocchio: the query, plus the mean of the items wanted, minus half the
  * mean of the items not wanted.  The query is the request's model vector
  * when it has one; otherwise the text through the built-in embedder,
  * which for a model's index means searching the lexical companion, with
- * the items' vectors from there too.  Returns 1 with a vector, 0 when
- * there is nothing to search with, -1 on error.
+ * the items' vectors from there too.  The shopper's taste, in the store's
+ * space, is blended in at history_weight, or is the query when there is
+ * nothing else to go on.  Returns 1 with a vector, 0 when there is nothing
+ * to search with, -1 on error.
  */
 
 static int
 rs_engine_query_vector(const rs_engine_t *e, const rs_request_t *req,
-    rs_engine_space_t *sp, float *vec, rs_result_t *res)
+    const float *taste, rs_engine_space_t *sp, float *vec, rs_result_t *res)
 {
-    int     query;
-    float  *buf;
+    int       query;
+    float    *buf, w;
+    uint32_t  d;
 
     sp->index = e->index;
     sp->vectors = e->store.vectors;
@@ -835,22 +919,84 @@ rs_engine_query_vector(const rs_engine_t *e, const rs_request_t *req,
         res->embed_source = RS_SOURCE_MODEL;
     }
 
-    if (!query && req->nitems == 0) {
+    if (query || req->nitems) {
+        buf = req->alloc(req->alloc_data, sp->dim * sizeof(float));
+
+        if (buf == NULL
+            || rs_engine_mean(sp, req->items, req->nitems, 1.0f, buf, vec)
+               != 0
+            || rs_engine_mean(sp, req->negatives, req->nnegatives,
+                              -RS_ROCCHIO_NEGATIVE, buf, vec)
+               != 0)
+        {
+            return -1;
+        }
+
+        if (rs_embed_normalize(vec, sp->dim) > 0) {
+
+            /* the taste lives in the store's space, not the companion's */
+            if (taste == NULL || sp->vectors != e->store.vectors) {
+                return 1;
+            }
+
+            w = req->history_weight;
+
+            for (d = 0; d < sp->dim; d++) {
+                vec[d] = (1 - w) * vec[d] + w * taste[d];
+            }
+
+            return rs_embed_normalize(vec, sp->dim) > 0;
+        }
+    }
+
+    if (taste == NULL) {
         return 0;
     }
 
-    buf = req->alloc(req->alloc_data, sp->dim * sizeof(float));
+    sp->index = e->index;
+    sp->vectors = e->store.vectors;
+    sp->dim = e->store.dim;
+    memcpy(vec, taste, e->store.dim * sizeof(float));
 
-    if (buf == NULL
-        || rs_engine_mean(sp, req->items, req->nitems, 1.0f, buf, vec) != 0
-        || rs_engine_mean(sp, req->negatives, req->nnegatives,
-                          -RS_ROCCHIO_NEGATIVE, buf, vec)
-           != 0)
-    {
-        return -1;
+    return 1;
+}
+
+
+/*
+ * Never shown: the items asked about (an item is not recommended to its
+ * own page), the request's exclusions, what the shopper bought and, unless
+ * show_history, what they just saw; sorted for rs_rank_admit().
+ */
+
+static uint32_t *
+rs_engine_exclusions(const rs_request_t *req, size_t *n)
+{
+    size_t     nhistory;
+    uint32_t  *exclude, *p;
+
+    nhistory = req->show_history ? 0 : req->nhistory;
+
+    exclude = req->alloc(req->alloc_data,
+                         (req->nitems + req->nexclude + req->npurchased
+                          + nhistory + 1) * sizeof(uint32_t));
+    if (exclude == NULL) {
+        return NULL;
     }
 
-    return rs_embed_normalize(vec, sp->dim) > 0;
+    p = exclude;
+    memcpy(p, req->items, req->nitems * sizeof(uint32_t));
+    p += req->nitems;
+    memcpy(p, req->exclude, req->nexclude * sizeof(uint32_t));
+    p += req->nexclude;
+    memcpy(p, req->purchased, req->npurchased * sizeof(uint32_t));
+    p += req->npurchased;
+    memcpy(p, req->history, nhistory * sizeof(uint32_t));
+    p += nhistory;
+
+    *n = p - exclude;
+    qsort(exclude, *n, sizeof(uint32_t), rs_rank_cmp_item);
+
+    return exclude;
 }
 
 
@@ -859,8 +1005,9 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     rs_result_t *res)
 {
     int                n, i, rc, embedded;
-    float             *vec, *sims, *buf;
-    double             t, t0;
+    float             *vec, *sims, *buf, *taste;
+    size_t             nexclude;
+    double             t, t0, max;
     int64_t           *ids;
     uint32_t           c, first, limit, kept, *exclude;
     rs_hit_t          *cand;
@@ -885,10 +1032,7 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     req = &eff;
     rs_filter_merge(&res->filter, &req->filter, &res->profile->filter);
 
-    /* the items asked about are never recommended to their own page */
-    exclude = req->alloc(req->alloc_data,
-                         (req->nitems + req->nexclude + 1)
-                         * sizeof(uint32_t));
+    exclude = rs_engine_exclusions(req, &nexclude);
     vec = req->alloc(req->alloc_data,
                      (e->store.dim > e->embedder.dim ? e->store.dim
                                                      : e->embedder.dim)
@@ -898,9 +1042,9 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
         return -1;
     }
 
-    memcpy(exclude, req->items, req->nitems * sizeof(uint32_t));
-    memcpy(exclude + req->nitems, req->exclude,
-           req->nexclude * sizeof(uint32_t));
+    if (rs_engine_taste(e, req, &taste) != 0) {
+        return -1;
+    }
 
     memset(&ctx, 0, sizeof(rs_rank_ctx_t));
     ctx.store = &e->store;
@@ -913,15 +1057,28 @@ rs_engine_recommend(const rs_engine_t *e, const rs_request_t *req,
     ctx.log_max_popularity = e->log_max_popularity;
     ctx.filter = &res->filter;
     ctx.exclude = exclude;
-    ctx.nexclude = req->nitems + req->nexclude;
+    ctx.nexclude = nexclude;
     ctx.overlay = req->overlay;
     ctx.overlay_data = req->overlay_data;
+    ctx.popularity = req->popularity;
+    ctx.personal = taste;
     ctx.alloc = req->alloc;
     ctx.alloc_data = req->alloc_data;
 
+    if (req->popularity != NULL) {
+        max = e->store.header->max_popularity;
+
+        if (req->popularity->max > max) {
+            max = req->popularity->max;
+        }
+
+        ctx.log_max_popularity = log1p(max);
+    }
+
     t = rs_engine_us();
-    embedded = rs_engine_query_vector(e, req, &sp, vec, res);
+    embedded = rs_engine_query_vector(e, req, taste, &sp, vec, res);
     res->us_embed = rs_engine_us() - t;
+    res->personalized = embedded > 0 && taste != NULL;
     t0 = t;
 
     if (embedded < 0) {

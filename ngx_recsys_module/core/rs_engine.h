@@ -39,6 +39,7 @@
 #define RS_WIDEN_FACTOR          4
 #define RS_WIDEN_LIMIT           32      /* times the configured candidates */
 #define RS_ROCCHIO_NEGATIVE      0.5f
+#define RS_HISTORY_HALF_LIFE     3.0f    /* items: the 4th counts half */
 
 
 typedef struct rs_engine_s  rs_engine_t;
@@ -91,6 +92,12 @@ typedef struct {
     size_t               nnegatives;
     const uint32_t      *exclude;       /* never shown */
     size_t               nexclude;
+    const uint32_t      *history;       /* the shopper's recent items, */
+    size_t               nhistory;      /* newest first */
+    float                history_weight;  /* its share of the query, 0..1 */
+    const uint32_t      *purchased;     /* the shopper's: never shown */
+    size_t               npurchased;
+    const rs_popularity_t *popularity;  /* live; NULL: the catalogue's */
     uint32_t             k;
     uint32_t             candidates;
     const rs_profile_t  *profile;       /* NULL: the built-in default */
@@ -99,6 +106,7 @@ typedef struct {
     void                *overlay_data;
     double               now;           /* seconds since the epoch */
     unsigned             understand:1;  /* read prices, brands in the text */
+    unsigned             show_history:1;  /* history items may be shown */
     rs_alloc_pt          alloc;
     void                *alloc_data;
 } rs_request_t;
@@ -117,6 +125,7 @@ typedef struct {
     unsigned             understood_any:1;
     unsigned             cold_start:1;
     rs_embed_source_e    embed_source;
+    unsigned             personalized:1;  /* the history shaped the query */
 } rs_result_t;
 
 

@@ -219,6 +219,9 @@ rs_narrative_template(const rs_engine_t *e, const char *query,
     } else if (req->nitems > 1) {
         n = snprintf(summary, sizeof(summary), "More like these: ");
 
+    } else if (res->personalized) {
+        n = snprintf(summary, sizeof(summary), "Picked for you: ");
+
     } else {
         n = snprintf(summary, sizeof(summary), "Popular right now: ");
     }

@@ -87,9 +87,14 @@ rs_profile_init(rs_profile_t *p)
 {
     memset(p, 0, sizeof(rs_profile_t));
 
-    /* the foundation's ranking: similarity plus a small popularity prior */
+    /*
+     * the foundation's ranking: similarity plus a small popularity prior;
+     * a shopper's history is already in the query vector, the personal
+     * signal only reorders what it retrieved
+     */
     p->weights[RS_SIG_RELEVANCE] = 1.0f;
     p->weights[RS_SIG_POPULARITY] = 0.1f;
+    p->weights[RS_SIG_PERSONAL] = 0.2f;
     p->half_life_days = 30;
     p->rating_prior = -1;
     p->rating_prior_count = 10;
@@ -448,10 +453,13 @@ rs_rank_admit(const rs_rank_ctx_t *ctx, uint32_t item, rs_hit_t *hit)
     const rs_item_t    *it;
     const rs_profile_t *p;
 
-    for (i = 0; i < ctx->nexclude; i++) {
-        if (ctx->exclude[i] == item) {
-            return 0;
-        }
+    /* a shopper's purchases and history can make the list long */
+    if (ctx->nexclude
+        && bsearch(&item, ctx->exclude, ctx->nexclude, sizeof(uint32_t),
+                   rs_rank_cmp_item)
+           != NULL)
+    {
+        return 0;
     }
 
     it = &ctx->store->items[item];
@@ -482,8 +490,8 @@ void
 rs_rank_score(const rs_rank_ctx_t *ctx, rs_hit_t *hit)
 {
     int                  i;
-    float                score, factor;
-    double               m, c, age;
+    float                score, factor, v;
+    double               m, c, age, pop;
     uint32_t             b;
     const rs_item_t     *it;
     const rs_profile_t  *p;
@@ -493,10 +501,18 @@ rs_rank_score(const rs_rank_ctx_t *ctx, rs_hit_t *hit)
 
     hit->signals[RS_SIG_RELEVANCE] = hit->relevance > 0 ? hit->relevance : 0;
 
+    pop = it->popularity;
+
+    /* "> 0" also keeps out what a table being reassigned may hold */
+    if (ctx->popularity != NULL && ctx->popularity->scores[hit->item] > 0) {
+        pop += ctx->popularity->scores[hit->item];
+    }
+
     /* log scale: a best-seller should not drown relevance */
-    hit->signals[RS_SIG_POPULARITY] =
-        (ctx->log_max_popularity > 0 && it->popularity > 0)
-        ? (float) (log1p(it->popularity) / ctx->log_max_popularity) : 0;
+    if (ctx->log_max_popularity > 0 && pop > 0) {
+        pop = log1p(pop) / ctx->log_max_popularity;
+        hit->signals[RS_SIG_POPULARITY] = pop < 1 ? (float) pop : 1.0f;
+    }
 
     /* Bayesian average: three five-star votes do not beat three hundred */
     m = p->rating_prior >= 0 ? p->rating_prior : ctx->rating_mean;
@@ -518,6 +534,12 @@ rs_rank_score(const rs_rank_ctx_t *ctx, rs_hit_t *hit)
         age = (ctx->now - (double) it->created_at) / 86400.0;
         hit->signals[RS_SIG_FRESHNESS] = age <= 0 ? 1.0f
             : (float) exp(-M_LN2 * age / p->half_life_days);
+    }
+
+    if (ctx->personal != NULL) {
+        v = rs_dot(ctx->vectors + (size_t) hit->item * ctx->dim,
+                   ctx->personal, ctx->dim);
+        hit->signals[RS_SIG_PERSONAL] = v > 0 ? v : 0;
     }
 
     score = 0;
@@ -557,6 +579,20 @@ rs_rank_cmp(const void *a, const void *b)
     }
 
     return x->index < y->index ? -1 : 1;
+}
+
+
+/* item rows in ascending order: the order of an exclusion list */
+
+int
+rs_rank_cmp_item(const void *a, const void *b)
+{
+    uint32_t  x, y;
+
+    x = *(const uint32_t *) a;
+    y = *(const uint32_t *) b;
+
+    return x < y ? -1 : x > y;
 }
 
 

@@ -128,6 +128,18 @@ typedef struct {
 typedef int (*rs_overlay_pt)(void *data, uint32_t item, rs_view_t *view);
 
 
+/*
+ * Live popularity (the shoppers' events) beside the catalogue's static
+ * one: an item's popularity is the catalogue's plus its live score.
+ */
+typedef struct {
+    const float         *scores;            /* by item row */
+    const uint32_t      *top;               /* the rows with a score, */
+    uint32_t             ntop;              /* highest first */
+    double               max;               /* the highest of the sums */
+} rs_popularity_t;
+
+
 typedef struct {
     uint32_t  item;
     float     score;
@@ -152,10 +164,13 @@ typedef struct {
     double               rating_mean;
     double               log_max_popularity;
     const rs_filter_t   *filter;
-    const uint32_t      *exclude;           /* never shown: the request's */
+    const uint32_t      *exclude;           /* never shown, sorted */
     size_t               nexclude;
     rs_overlay_pt        overlay;
     void                *overlay_data;
+    const rs_popularity_t *popularity;      /* live, or NULL */
+    const float         *personal;          /* the shopper's taste, unit
+                                             * length, or NULL */
     unsigned             mmr:1;             /* only with a query vector */
     rs_alloc_pt          alloc;
     void                *alloc_data;
@@ -171,6 +186,7 @@ void rs_filter_merge(rs_filter_t *out, const rs_filter_t *request,
 int rs_filter_match(const rs_store_t *st, const rs_filter_t *f,
     const rs_item_t *it, const rs_view_t *view);
 int rs_match(const rs_store_t *st, const rs_match_t *m, const rs_item_t *it);
+int rs_rank_cmp_item(const void *a, const void *b);
 int rs_rank_admit(const rs_rank_ctx_t *ctx, uint32_t item, rs_hit_t *hit);
 void rs_rank_score(const rs_rank_ctx_t *ctx, rs_hit_t *hit);
 int rs_rank_select(const rs_rank_ctx_t *ctx, rs_hit_t *cand, uint32_t n,

@@ -312,7 +312,10 @@ rs_render_build(const rs_engine_t *e, const rs_render_t *r)
                                      r->result->profile->name_len));
     json_object_set_new(root, "strategy",
                         json_string(r->result->cold_start ? "popular"
-                                                          : "search"));
+                                    : r->result->personalized
+                                      && r->request->text_len == 0
+                                      && r->request->nitems == 0
+                                    ? "personal" : "search"));
     json_object_set_new(root, "took_ms",
                         json_real(rs_round(r->took_ms, 1e3)));
     json_object_set_new(root, "index_version",

@@ -5,9 +5,11 @@ package RecsysRedis;
 # independent of the Test::Nginx runner in use (ours or upstream's).
 #
 #   my $redis = RecsysRedis->new(password => 'secret');   # not started
+#   RecsysRedis->new(args => ['--replicaof', '127.0.0.1', $port]);
 #   $redis->start;                 # waits until it answers PING
 #   $redis->port;
 #   $redis->cli('ZSCORE', $key, $member);   # one line, or a list of lines
+#   $redis->calls('zrevrange');    # answered since start or CONFIG RESETSTAT
 #   $redis->pause(2000);           # CLIENT PAUSE 2000 (all commands)
 #   $redis->kill;                  # SIGKILL: connections drop at once
 #   $redis->stop;                  # SIGTERM, then SIGKILL after 5 s
@@ -57,6 +59,7 @@ sub new {
     my $self = bless {
         port     => $opt{port} || spare_port(),
         password => $opt{password},
+        args     => $opt{args} || [],
         server   => find_binary('REDIS_SERVER', 'redis-server'),
         cli      => find_binary('REDIS_CLI', 'redis-cli'),
         dir      => File::Temp::tempdir('recsys-redis-XXXXXX', TMPDIR => 1,
@@ -85,6 +88,7 @@ sub start {
                 '--dir', $self->{dir}, '--logfile', "$self->{dir}/redis.log");
 
     push @args, '--requirepass', $self->{password} if defined $self->{password};
+    push @args, @{ $self->{args} };
 
     my $pid = fork;
     die "RecsysRedis: fork failed: $!\n" unless defined $pid;
@@ -184,6 +188,15 @@ sub cli {
     chomp @out;
 
     return wantarray ? @out : join("\n", @out);
+}
+
+
+# how many times the server ran a command (INFO commandstats)
+sub calls {
+    my ($self, $command) = @_;
+    my ($line) = grep { /^cmdstat_\Q$command\E:/ }
+                 $self->cli('INFO', 'commandstats');
+    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
 
