@@ -21,6 +21,9 @@ static ngx_int_t ngx_http_recsys_step(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_prepare(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
+static void ngx_http_recsys_history_done(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, uint32_t *recent, size_t nrecent, uint32_t *purchased,
+    size_t npurchased);
 static ngx_int_t ngx_http_recsys_result_key(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_result_lookup(ngx_http_request_t *r,
@@ -121,7 +124,7 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     if (rc == NGX_OK) {
         ctx->format = format;
         rc = ngx_http_recsys_parse_args(r, rlcf, req, &ctx->query,
-                                        &ctx->explain, &err);
+                                        &ctx->user, &ctx->explain, &err);
     }
 
     if (rc == NGX_ERROR) {
@@ -154,21 +157,65 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_recsys_prepare(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 {
+    ngx_int_t                    rc;
     ngx_http_recsys_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    ctx->req.popularity = ngx_http_recsys_popularity(r, rlcf->index);
+
+    if (rlcf->personalize && ctx->user.len) {
+        rc = ngx_http_recsys_history_fetch(r, &ctx->user,
+                                           ngx_http_recsys_history_done,
+                                           NULL);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            ctx->pending++;
+
+        } else {
+            /* Redis is skipped (its circuit is open): no history today */
+            ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_REDIS;
+        }
+    }
 
     if (!rlcf->cache) {
         return NGX_OK;
     }
 
-    /* an explained answer carries every signal: always ranked afresh */
-    if (ctx->explain) {
+    /*
+     * An explained answer carries every signal, a shopper's answer is
+     * theirs alone: both are always ranked afresh.
+     */
+    if (ctx->explain || (rlcf->personalize && ctx->user.len)) {
         ngx_str_set(&ctx->cache_status, "BYPASS");
         return NGX_OK;
     }
 
     return ngx_http_recsys_result_lookup(r, ctx);
+}
+
+
+static void
+ngx_http_recsys_history_done(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, uint32_t *recent, size_t nrecent, uint32_t *purchased,
+    size_t npurchased)
+{
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    if (rc == NGX_OK) {
+        ngx_http_recsys_history_set(r, &ctx->req, recent, nrecent, purchased,
+                                    npurchased);
+
+    } else {
+        ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_REDIS;
+    }
+
+    ngx_http_recsys_wake(r, 1);
 }
 
 
@@ -747,10 +794,10 @@ ngx_http_recsys_resume(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_recsys_parse_args(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, rs_request_t *req, ngx_str_t *query,
-    ngx_flag_t *explain, ngx_http_recsys_error_t *err)
+    ngx_str_t *user, ngx_flag_t *explain, ngx_http_recsys_error_t *err)
 {
     ngx_int_t        rc, k;
-    ngx_str_t        value, user;
+    ngx_str_t        value;
     ngx_flag_t       flag, set;
     rs_filter_t     *f;
     const rs_store_t *st;
@@ -768,7 +815,7 @@ ngx_http_recsys_parse_args(ngx_http_request_t *r,
     req->text_len = query->len;
 
     rc = ngx_http_recsys_text_arg(r, "user", rlcf->user,
-                                  NGX_HTTP_RECSYS_MAX_ARG, &user, err);
+                                  NGX_HTTP_RECSYS_MAX_ARG, user, err);
     if (rc != NGX_OK) {
         return rc;
     }

@@ -151,6 +151,7 @@ typedef struct {
     rs_request_t                 req;
     rs_result_t                  result;
     ngx_str_t                    query;
+    ngx_str_t                    user;
     ngx_flag_t                   explain;
     ngx_uint_t                   phase;
     double                       narrative_ms;  /* when that phase began */
@@ -244,7 +245,8 @@ ngx_int_t ngx_http_recsys_overlay_check(ngx_conf_t *cf,
 ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_recsys_parse_args(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, rs_request_t *req,
-    ngx_str_t *query, ngx_flag_t *explain, ngx_http_recsys_error_t *err);
+    ngx_str_t *query, ngx_str_t *user, ngx_flag_t *explain,
+    ngx_http_recsys_error_t *err);
 ngx_int_t ngx_http_recsys_send_answer(ngx_http_request_t *r,
     ngx_http_recsys_loc_conf_t *rlcf, const rs_engine_t *engine,
     const rs_render_t *render, ngx_uint_t format);
