@@ -164,6 +164,15 @@ ngx_http_recsys_prepare(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 
     ctx->req.popularity = ngx_http_recsys_popularity(r, rlcf->index);
 
+    /* a rerank picks from more candidates than the answer shows */
+    ctx->want_k = ctx->req.k;
+
+    if (rlcf->llm.rerank && rlcf->llm.mode == NGX_HTTP_RECSYS_NARRATIVE_SYNC
+        && ctx->req.k < RS_LLM_RERANK_MAX)
+    {
+        ctx->req.k = RS_LLM_RERANK_MAX;
+    }
+
     if (rlcf->personalize && ctx->user.len) {
         rc = ngx_http_recsys_history_fetch(r, &ctx->user,
                                            ngx_http_recsys_history_done,
@@ -451,7 +460,10 @@ ngx_http_recsys_result_key(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 static ngx_int_t
 ngx_http_recsys_step(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t                    rc;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
 
     for ( ;; ) {
 
@@ -476,12 +488,32 @@ ngx_http_recsys_step(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
                 return rc;
             }
 
+            ctx->phase = NGX_HTTP_RECSYS_PHASE_RERANK;
+
+            if (ngx_http_recsys_rerank(r, ctx) == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            break;
+
+        case NGX_HTTP_RECSYS_PHASE_RERANK:
+
+            /* a rerank looked at more candidates than the answer shows */
+            if (ctx->result.nhits > ctx->want_k) {
+                ctx->result.nhits = ctx->want_k;
+
+                if (ngx_http_recsys_set_items(r, ctx, rlcf->index->engine,
+                                              &ctx->result)
+                    != NGX_OK)
+                {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+
             ctx->phase = NGX_HTTP_RECSYS_PHASE_NARRATIVE;
             ctx->narrative_ms = ngx_http_recsys_now_ms();
 
-            rc = ngx_http_recsys_narrative(r, ctx);
-
-            if (rc == NGX_ERROR) {
+            if (ngx_http_recsys_narrative(r, ctx) == NGX_ERROR) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 

@@ -38,6 +38,26 @@ typedef struct {
 } ngx_http_recsys_llm_call_t;
 
 
+typedef struct {
+    ngx_pool_t   *pool;
+    ngx_chain_t  *first;
+    ngx_chain_t  *last;
+    size_t        size;
+} ngx_http_recsys_llm_writer_t;
+
+
+/* a rerank call of a request, in its pool */
+struct ngx_http_recsys_rerank_s {
+    rs_llm_item_t                   *items;
+    const char                     **ids;
+    size_t                           n;
+    ngx_http_recsys_fetch_t         *fetch;
+    ngx_str_t                        cache_key;
+    ngx_msec_t                       started;
+    char                             key[NGX_HTTP_RECSYS_LLM_KEY_LEN + 1];
+};
+
+
 /* a request that needs a narrative, in its own pool */
 struct ngx_http_recsys_llm_wait_s {
     ngx_queue_t                      queue;     /* in call->waiters */
@@ -54,6 +74,15 @@ struct ngx_http_recsys_llm_wait_s {
 static void ngx_http_recsys_llm_prompt_cleanup(void *data);
 static ngx_int_t ngx_http_recsys_llm_read_file(ngx_conf_t *cf,
     ngx_str_t *path, size_t max, ngx_str_t *text);
+static rs_llm_item_t *ngx_http_recsys_llm_items(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, size_t n);
+static ngx_int_t ngx_http_recsys_llm_join_body(ngx_http_request_t *r,
+    ngx_http_recsys_llm_writer_t *wr, ngx_str_t *body);
+static void ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data,
+    ngx_int_t rc, ngx_uint_t status, ngx_str_t *body);
+static void ngx_http_recsys_rerank_expired(ngx_http_request_t *r);
+static void ngx_http_recsys_rerank_apply(ngx_http_recsys_ctx_t *ctx,
+    ngx_str_t *value);
 static ngx_int_t ngx_http_recsys_llm_prepare(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_llm_wait_t *w);
 static ngx_int_t ngx_http_recsys_llm_intent(ngx_http_request_t *r,
@@ -563,43 +592,16 @@ static ngx_int_t
 ngx_http_recsys_llm_prepare(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_llm_wait_t *w)
 {
-    uint32_t                     i;
     ngx_str_t                    part;
-    rs_llm_item_t               *it;
-    const rs_hit_t              *hit;
-    const rs_item_t             *item;
-    const rs_store_t            *st;
     rs_llm_intent_t              intent;
     ngx_http_recsys_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
-    st = rs_engine_store(rlcf->index->engine);
 
     w->nitems = ctx->result.nhits;
-    w->items = ngx_pcalloc(r->pool, w->nitems * sizeof(rs_llm_item_t));
+    w->items = ngx_http_recsys_llm_items(r, ctx, w->nitems);
     if (w->items == NULL) {
         return NGX_ERROR;
-    }
-
-    for (i = 0; i < w->nitems; i++) {
-        hit = &ctx->result.hits[i];
-        item = &st->items[hit->item];
-        it = &w->items[i];
-
-        it->id = rs_store_str(st, item->id);
-        it->title = rs_store_str(st, item->title);
-        it->brand = rs_store_str(st, item->brand);
-        it->currency = rs_store_str(st, item->currency);
-        it->category = rs_store_str(st, item->category);
-
-        /* the view: the catalogue with the live overlay over it */
-        it->has_price = (hit->view.flags & RS_HAS_PRICE) ? 1 : 0;
-        it->price = hit->view.price;
-        it->in_stock = (hit->view.flags & RS_HAS_STOCK)
-                       ? (hit->view.stock > 0) : -1;
-        it->has_rating = (item->flags & RS_HAS_RATING) ? 1 : 0;
-        it->rating = item->rating;
-        it->attributes = rs_store_str(st, item->extra);
     }
 
     if (ngx_http_recsys_llm_intent(r, ctx, &intent) != NGX_OK) {
@@ -619,6 +621,52 @@ ngx_http_recsys_llm_prepare(ngx_http_request_t *r,
 
     return ngx_http_recsys_cache_key(r, "narrative", NULL, &part, 1,
                                      &w->cache_key);
+}
+
+
+/* the facts of the first n items shown, as the prompt and guardrails see */
+
+static rs_llm_item_t *
+ngx_http_recsys_llm_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    size_t n)
+{
+    size_t                       i;
+    rs_llm_item_t               *items, *it;
+    const rs_hit_t              *hit;
+    const rs_item_t             *item;
+    const rs_store_t            *st;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    st = rs_engine_store(rlcf->index->engine);
+
+    items = ngx_pcalloc(r->pool, n * sizeof(rs_llm_item_t));
+    if (items == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        hit = &ctx->result.hits[i];
+        item = &st->items[hit->item];
+        it = &items[i];
+
+        it->id = rs_store_str(st, item->id);
+        it->title = rs_store_str(st, item->title);
+        it->brand = rs_store_str(st, item->brand);
+        it->currency = rs_store_str(st, item->currency);
+        it->category = rs_store_str(st, item->category);
+
+        /* the view: the catalogue with the live overlay over it */
+        it->has_price = (hit->view.flags & RS_HAS_PRICE) ? 1 : 0;
+        it->price = hit->view.price;
+        it->in_stock = (hit->view.flags & RS_HAS_STOCK)
+                       ? (hit->view.stock > 0) : -1;
+        it->has_rating = (item->flags & RS_HAS_RATING) ? 1 : 0;
+        it->rating = item->rating;
+        it->attributes = rs_store_str(st, item->extra);
+    }
+
+    return items;
 }
 
 
@@ -830,20 +878,10 @@ ngx_http_recsys_llm_start(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 }
 
 
-typedef struct {
-    ngx_pool_t   *pool;
-    ngx_chain_t  *first;
-    ngx_chain_t  *last;
-    size_t        size;
-} ngx_http_recsys_llm_writer_t;
-
-
 static ngx_int_t
 ngx_http_recsys_llm_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     ngx_str_t *body)
 {
-    u_char                       *p;
-    ngx_chain_t                  *cl;
     rs_llm_intent_t               intent;
     rs_llm_config_t               config;
     ngx_http_recsys_llm_writer_t  wr;
@@ -872,19 +910,31 @@ ngx_http_recsys_llm_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    /* the subrequest's body is one buffer */
-    p = ngx_pnalloc(r->pool, wr.size);
+    return ngx_http_recsys_llm_join_body(r, &wr, body);
+}
+
+
+/* the subrequest's body is one buffer */
+
+static ngx_int_t
+ngx_http_recsys_llm_join_body(ngx_http_request_t *r,
+    ngx_http_recsys_llm_writer_t *wr, ngx_str_t *body)
+{
+    u_char       *p;
+    ngx_chain_t  *cl;
+
+    p = ngx_pnalloc(r->pool, wr->size + 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     body->data = p;
 
-    for (cl = wr.first; cl; cl = cl->next) {
+    for (cl = wr->first; cl; cl = cl->next) {
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
 
-    body->len = wr.size;
+    body->len = wr->size;
 
     return NGX_OK;
 }
@@ -1286,6 +1336,271 @@ ngx_http_recsys_llm_use(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     ctx->narrative_source = source;
 
     return NGX_OK;
+}
+
+
+/*
+ * recsys_llm_rerank in sync mode: the model may reorder the first
+ * RS_LLM_RERANK_MAX candidates for the shopper's intent.  Pinned and
+ * sponsored items keep their slots; only candidate ids are accepted, and
+ * anything else leaves the ranker's order.  The orders are cached like
+ * narratives.  NGX_AGAIN: r waits for the model.
+ */
+
+ngx_int_t
+ngx_http_recsys_rerank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    size_t                       i;
+    ngx_str_t                    parts[2], value, body;
+    rs_llm_intent_t              intent;
+    rs_llm_config_t              config;
+    ngx_http_recsys_rerank_t    *rr;
+    ngx_http_recsys_llm_writer_t wr;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    if (!rlcf->llm.rerank || rlcf->llm.mode != NGX_HTTP_RECSYS_NARRATIVE_SYNC
+        || ctx->result.nhits < 2)
+    {
+        return NGX_OK;
+    }
+
+    rr = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_rerank_t));
+    if (rr == NULL) {
+        return NGX_ERROR;
+    }
+
+    rr->n = ngx_min(ctx->result.nhits, RS_LLM_RERANK_MAX);
+    rr->items = ngx_http_recsys_llm_items(r, ctx, rr->n);
+    rr->ids = ngx_palloc(r->pool, rr->n * sizeof(char *));
+
+    if (rr->items == NULL || rr->ids == NULL
+        || ngx_http_recsys_llm_intent(r, ctx, &intent) != NGX_OK
+        || rs_llm_cache_key((const char *) rlcf->llm.model.data, NULL,
+                            &intent, rr->items, rr->n, rr->key)
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rr->n; i++) {
+        rr->ids[i] = rr->items[i].id;
+    }
+
+    parts[0].data = (u_char *) rr->key;
+    parts[0].len = NGX_HTTP_RECSYS_LLM_KEY_LEN;
+    ngx_str_set(&parts[1], RS_LLM_RERANK_VERSION);
+
+    if (ngx_http_recsys_cache_key(r, "rerank", NULL, parts, 2,
+                                  &rr->cache_key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->rerank = rr;
+
+    switch (ngx_http_recsys_cache_get(r, &rr->cache_key, &value)) {
+
+    case NGX_ERROR:
+        return NGX_ERROR;
+
+    case NGX_HTTP_RECSYS_CACHE_HIT:
+    case NGX_HTTP_RECSYS_CACHE_STALE:
+    case NGX_HTTP_RECSYS_CACHE_UPDATING:
+        ngx_http_recsys_rerank_apply(ctx, &value);
+        return NGX_OK;
+
+    case NGX_HTTP_RECSYS_CACHE_NEGATIVE:
+        return NGX_OK;
+    }
+
+    ngx_memzero(&config, sizeof(rs_llm_config_t));
+    config.model = (const char *) rlcf->llm.model.data;
+    config.temperature = rlcf->llm.temperature / 100.0;
+    config.max_tokens = (int) rlcf->llm.max_tokens;
+    config.json_mode = rlcf->llm.json_mode ? 1 : 0;
+
+    ngx_memzero(&wr, sizeof(ngx_http_recsys_llm_writer_t));
+    wr.pool = r->pool;
+
+    if (rs_llm_rerank_request_json(&config, &intent, rr->items, rr->n,
+                                   ngx_http_recsys_llm_write, &wr)
+        != 0
+        || ngx_http_recsys_llm_join_body(r, &wr, &body) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rr->started = ngx_current_msec;
+
+    if (ngx_http_recsys_fetch(r, &rlcf->llm.location, &body,
+                              &rlcf->llm.authorization,
+                              rlcf->llm.max_response,
+                              ngx_http_recsys_rerank_reply, rr, &rr->fetch)
+        != NGX_OK)
+    {
+        ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_LLM;
+        return NGX_OK;
+    }
+
+    ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_CALLS, NULL, 1);
+
+    ctx->calls_running = 1;
+    ctx->pending++;
+    ngx_http_recsys_wait_until(r, rlcf->llm.timeout,
+                               ngx_http_recsys_rerank_expired);
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
+    ngx_uint_t status, ngx_str_t *body)
+{
+    ngx_http_recsys_rerank_t *rr = data;
+
+    u_char                      *p;
+    char                         reason[64];
+    size_t                       i, nlisted, *order;
+    ngx_str_t                    value, label[1];
+    rs_llm_usage_t               usage;
+    ngx_http_recsys_ctx_t       *ctx;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    ctx->calls_running = 0;
+
+    ngx_http_recsys_metrics_observe(NGX_HTTP_RECSYS_METRIC_LLM_SECONDS, NULL,
+                                    (ngx_current_msec - rr->started)
+                                    / 1000.0);
+
+    order = ngx_palloc(r->pool, rr->n * sizeof(size_t));
+    value.data = ngx_pnalloc(r->pool, rr->n * (NGX_SIZE_T_LEN + 1));
+
+    if (rc != NGX_OK || status < 200 || status > 299
+        || order == NULL || value.data == NULL)
+    {
+        ngx_http_recsys_llm_count(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,
+                                  rc == NGX_DECLINED ? "too_large"
+                                  : status == NGX_HTTP_TOO_MANY_REQUESTS
+                                    ? "rate_limited" : "rerank_failed");
+        ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_LLM;
+        goto done;
+    }
+
+    if (rs_llm_parse_rerank((const char *) body->data, body->len, rr->ids,
+                            rr->n, order, &nlisted, &usage, reason,
+                            sizeof(reason))
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "recsys: LLM rerank rejected: %s", reason);
+
+        label[0].data = (u_char *) reason;
+        label[0].len = ngx_strlen(reason);
+        ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,
+                                      label, 1);
+        ngx_http_recsys_cache_put(r, &rr->cache_key, NULL,
+                                  rlcf->llm.negative_ttl, 1);
+        goto done;
+    }
+
+    ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_SUCCESSES, NULL,
+                                  1);
+
+    p = value.data;
+
+    for (i = 0; i < rr->n; i++) {
+        p = ngx_sprintf(p, "%uz,", order[i]);
+    }
+
+    value.len = p - value.data;
+
+    ngx_http_recsys_rerank_apply(ctx, &value);
+    ngx_http_recsys_cache_put(r, &rr->cache_key, &value, 0, 0);
+
+done:
+
+    ngx_http_recsys_wake(r, 0);
+}
+
+
+static void
+ngx_http_recsys_rerank_expired(ngx_http_request_t *r)
+{
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    ngx_http_recsys_fetch_abandon(ctx->rerank->fetch);
+    ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_TIMEOUTS, NULL,
+                                  1);
+
+    ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_LLM;
+    ctx->pending--;
+}
+
+
+/*
+ * value: the candidates' indexes in the new order, comma-terminated, as
+ * cached.  The slots of pinned and sponsored items are kept; the others
+ * are filled in that order.
+ */
+
+static void
+ngx_http_recsys_rerank_apply(ngx_http_recsys_ctx_t *ctx, ngx_str_t *value)
+{
+    u_char          *p, *end;
+    size_t           i, n, next;
+    ngx_int_t        k;
+    rs_hit_t        *hits, moved[RS_LLM_RERANK_MAX];
+    ngx_uint_t       used[RS_LLM_RERANK_MAX];
+    size_t           order[RS_LLM_RERANK_MAX];
+
+    n = ctx->rerank->n;
+    hits = ctx->result.hits;
+
+    ngx_memzero(used, sizeof(used));
+    p = value->data;
+    end = p + value->len;
+
+    for (i = 0; i < n; i++) {
+        k = 0;
+
+        while (p < end && *p >= '0' && *p <= '9') {
+            k = k * 10 + (*p++ - '0');
+        }
+
+        if (p == end || *p++ != ',' || k < 0 || (size_t) k >= n || used[k]) {
+            /* not an order of these candidates: the ranker's stands */
+            return;
+        }
+
+        used[k] = 1;
+        order[i] = k;
+    }
+
+    ngx_memcpy(moved, hits, n * sizeof(rs_hit_t));
+    next = 0;
+
+    for (i = 0; i < n; i++) {
+        if (moved[i].flags & (RS_HIT_PINNED|RS_HIT_SPONSORED)) {
+            continue;
+        }
+
+        while (moved[order[next]].flags & (RS_HIT_PINNED|RS_HIT_SPONSORED)) {
+            next++;
+        }
+
+        hits[i] = moved[order[next++]];
+    }
+
+    ctx->reranked = 1;
 }
 
 

@@ -122,10 +122,12 @@ typedef struct {
 
 typedef struct ngx_http_recsys_fetch_s  ngx_http_recsys_fetch_t;
 typedef struct ngx_http_recsys_llm_wait_s  ngx_http_recsys_llm_wait_t;
+typedef struct ngx_http_recsys_rerank_s  ngx_http_recsys_rerank_t;
 
 
 #define NGX_HTTP_RECSYS_PHASE_PREPARE    0   /* lookups before ranking */
-#define NGX_HTTP_RECSYS_PHASE_NARRATIVE  1   /* ranked, the narrative next */
+#define NGX_HTTP_RECSYS_PHASE_RERANK     1   /* ranked, the model may reorder */
+#define NGX_HTTP_RECSYS_PHASE_NARRATIVE  2   /* in order, the narrative next */
 
 #define NGX_HTTP_RECSYS_DEGRADED_REDIS   0x01
 #define NGX_HTTP_RECSYS_DEGRADED_LLM     0x02
@@ -164,6 +166,8 @@ typedef struct {
     const char                  *summary;     /* NULL: the template's */
     const char                 **reasons;
     ngx_http_recsys_llm_wait_t  *llm;
+    ngx_http_recsys_rerank_t    *rerank;
+    uint32_t                     want_k;      /* k once reranked */
 
     ngx_http_recsys_fetch_t     *fetch;       /* on a subrequest of ours */
     ngx_str_t                    cache_key;   /* of the result */
@@ -175,6 +179,7 @@ typedef struct {
     unsigned                     calls_running:1;  /* a fetch outlives it */
     unsigned                     deadline_cleanup:1;
     unsigned                     cached:1;    /* the result came cached */
+    unsigned                     reranked:1;
 } ngx_http_recsys_ctx_t;
 
 
@@ -300,7 +305,9 @@ ngx_int_t ngx_http_recsys_llm_merge(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf, ngx_http_recsys_loc_conf_t *prev);
 ngx_int_t ngx_http_recsys_llm_init_main(ngx_conf_t *cf,
     ngx_http_recsys_main_conf_t *rmcf);
-/* NGX_OK: the narrative is settled; NGX_AGAIN: r waits (ctx->pending) */
+/* NGX_OK: settled; NGX_AGAIN: r waits (ctx->pending); NGX_ERROR */
+ngx_int_t ngx_http_recsys_rerank(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
 ngx_int_t ngx_http_recsys_narrative(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 

@@ -65,7 +65,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 86);
+plan tests => repeat_each() * (blocks() * 2 + 90);
 
 no_long_string();
 no_shuffle();
@@ -676,5 +676,51 @@ X-Narrative: off
 --- response_body_like eval
 [qr/"source":"llm"/, qr/"source":"template"/,
  qr/recsys_llm_calls_total 2\n(?s:.*)recsys_llm_rejections_total\{reason="unknown_id"\} 1\n(?s:.*)recsys_llm_tokens_total\{kind="prompt"\} [1-9]/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 29: rerank: the model's order of the candidates, cut to k
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+        recsys_llm_rerank on;
+        add_header X-Items $recsys_items;
+    }
+--- request
+GET /recs?q=rain+jacket&k=3
+--- response_headers
+X-Items: sample-001,knife-002,cook-003
+--- response_body_like eval
+qr/^\{"query":"rain jacket","items":\[\{"id":"sample-001".*"count":3,/
+--- no_error_log
+[error]
+
+
+
+=== TEST 30: rerank: an invented id leaves the ranker's order
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+        recsys_llm_rerank on;
+        add_header X-Items $recsys_items;
+    }
+--- request
+GET /recs?q=rain+jacket+mock:unknownid&k=3
+--- response_headers
+X-Items: lap-003,cm-001,hp-002
+--- error_log
+recsys: LLM rerank rejected: unknown_id
 --- no_error_log
 [error]
