@@ -83,10 +83,18 @@ sub test_conf {
 sub start {
     my ($name, $prefix) = @_;
 
-    my %port = (8080 => free_port(), 8081 => free_port());
     open my $in, '<', conf($name) or die "$name: $!";
     my $text = do { local $/; <$in> };
     close $in;
+
+    return start_conf($prefix, $text);
+}
+
+# The same for the text of an nginx.conf of the same layout, from a suite.
+sub start_conf {
+    my ($prefix, $text) = @_;
+
+    my %port = (8080 => free_port(), 8081 => free_port());
     $text =~ s/\b127\.0\.0\.1:(808[01])\b/127.0.0.1:$port{$1}/g;
 
     my $conf = "$prefix/nginx.conf";
