@@ -171,9 +171,21 @@ ngx_http_recsys_llm_merge(ngx_conf_t *cf, ngx_http_recsys_loc_conf_t *conf,
     }
 
     if (!conf->enable
-        || (c->mode != NGX_HTTP_RECSYS_NARRATIVE_SYNC
-            && c->mode != NGX_HTTP_RECSYS_NARRATIVE_ASYNC))
+        || c->mode == NGX_HTTP_RECSYS_NARRATIVE_OFF
+        || c->mode == NGX_HTTP_RECSYS_NARRATIVE_TEMPLATE)
     {
+        return NGX_OK;
+    }
+
+    /* the model names the narratives in the cache, written by any node */
+    if (c->mode == NGX_HTTP_RECSYS_NARRATIVE_CACHED) {
+        if (c->model.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"recsys_narrative cached\" needs "
+                               "\"recsys_llm_model\"");
+            return NGX_ERROR;
+        }
+
         return NGX_OK;
     }
 

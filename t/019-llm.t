@@ -65,7 +65,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 90);
+plan tests => repeat_each() * (blocks() * 2 + 89);
 
 no_long_string();
 no_shuffle();
@@ -103,7 +103,21 @@ __DATA__
 
 
 
-=== TEST 3: a temperature out of range fails nginx -t
+=== TEST 3: cached without a model fails nginx -t: the model names the entries
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative cached;
+    }
+--- must_die
+--- error_log
+"recsys_narrative cached" needs "recsys_llm_model"
+
+
+
+=== TEST 4: a temperature out of range fails nginx -t
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -117,7 +131,7 @@ invalid value "2.5" in "recsys_llm_temperature" directive, it must be a number f
 
 
 
-=== TEST 4: an empty API key file fails nginx -t
+=== TEST 5: an empty API key file fails nginx -t
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -131,7 +145,7 @@ qr/API key file "[^"]+" is empty/
 
 
 
-=== TEST 5: a prompt template with a syntax error fails nginx -t with its line
+=== TEST 6: a prompt template with a syntax error fails nginx -t with its line
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -145,7 +159,7 @@ qr/recsys_prompt_template: \S*bad-prompt:2: /
 
 
 
-=== TEST 6: an unknown narrative mode fails nginx -t
+=== TEST 7: an unknown narrative mode fails nginx -t
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -159,7 +173,7 @@ invalid value "always"
 
 
 
-=== TEST 7: sync: a grounded reply becomes the narrative, then comes cached
+=== TEST 8: sync: a grounded reply becomes the narrative, then comes cached
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_cache_zone recsys_cache:1m;
@@ -192,7 +206,7 @@ invalid value "always"
 
 
 
-=== TEST 8: the API key goes out as a bearer token, the shopper's cookie does not
+=== TEST 9: the API key goes out as a bearer token, the shopper's cookie does not
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -220,7 +234,7 @@ Cookie: session=shopper-secret
 
 
 
-=== TEST 9: slower than recsys_llm_timeout: the template, on time
+=== TEST 10: slower than recsys_llm_timeout: the template, on time
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -246,7 +260,7 @@ qr/"source":"template"/
 
 
 
-=== TEST 10: a 500 from the model: the template, a warning with the reason
+=== TEST 11: a 500 from the model: the template, a warning with the reason
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -270,7 +284,7 @@ recsys: LLM call failed: http_5xx
 
 
 
-=== TEST 11: a 429 from the model: the template, rate_limited
+=== TEST 12: a 429 from the model: the template, rate_limited
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -292,7 +306,7 @@ recsys: LLM call failed: rate_limited
 
 
 
-=== TEST 12: a body that is not JSON is rejected
+=== TEST 13: a body that is not JSON is rejected
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -314,7 +328,7 @@ recsys: LLM reply rejected: invalid_json
 
 
 
-=== TEST 13: a truncated reply is a failed call
+=== TEST 14: a truncated reply is a failed call
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -337,7 +351,7 @@ recsys: LLM call failed: truncated
 
 
 
-=== TEST 14: an invented item id fails the whole reply
+=== TEST 15: an invented item id fails the whole reply
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -359,7 +373,7 @@ recsys: LLM reply rejected: unknown_id
 
 
 
-=== TEST 15: a price off by one cent fails the whole reply
+=== TEST 16: a price off by one cent fails the whole reply
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -381,7 +395,7 @@ recsys: LLM reply rejected: wrong_price
 
 
 
-=== TEST 16: links in the reply never reach the shopper
+=== TEST 17: links in the reply never reach the shopper
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -400,7 +414,7 @@ qr/"(?:summary|reason)":"[^"]*(?:https?:|www\.|\]\()/
 
 
 
-=== TEST 17: a script in the reply never reaches the shopper
+=== TEST 18: a script in the reply never reaches the shopper
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -419,7 +433,7 @@ qr/<script|onerror|<img/i
 
 
 
-=== TEST 18: a reply trying to smuggle instructions and HTML is refused
+=== TEST 19: a reply trying to smuggle instructions and HTML is refused
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -441,7 +455,7 @@ recsys: LLM reply rejected: injection
 
 
 
-=== TEST 19: a reply over recsys_llm_max_response is an error, not a crash
+=== TEST 20: a reply over recsys_llm_max_response is an error, not a crash
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -464,7 +478,7 @@ recsys: LLM call failed: too_large
 
 
 
-=== TEST 20: a banned term fails the reply
+=== TEST 21: a banned term fails the reply
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -487,7 +501,7 @@ recsys: LLM reply rejected: banned_term
 
 
 
-=== TEST 21: a prompt injection in q stays data: the system prompt is intact
+=== TEST 22: a prompt injection in q stays data: the system prompt is intact
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -512,7 +526,7 @@ recsys: LLM reply rejected: banned_term
 
 
 
-=== TEST 22: the query's e-mail address never reaches the model
+=== TEST 23: the query's e-mail address never reaches the model
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -535,7 +549,7 @@ recsys: LLM reply rejected: banned_term
 
 
 
-=== TEST 23: async answers at once with the template and fills the cache
+=== TEST 24: async answers at once with the template and fills the cache
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_cache_zone recsys_cache:1m;
@@ -556,7 +570,7 @@ recsys: LLM reply rejected: banned_term
 
 
 
-=== TEST 24: cached never calls the model: the template until the cache has one
+=== TEST 25: cached never calls the model: the template until the cache has one
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_cache_zone recsys_cache:1m;
@@ -564,6 +578,7 @@ recsys: LLM reply rejected: banned_term
     location = /recs {
         recsys;
         recsys_narrative cached;
+        recsys_llm_model test-model;
         add_header X-Narrative $recsys_narrative_source;
     }
 
@@ -584,7 +599,7 @@ recsys: LLM reply rejected: banned_term
 
 
 
-=== TEST 25: recsys_narrative off: no narrative at all
+=== TEST 26: recsys_narrative off: no narrative at all
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -604,7 +619,7 @@ X-Narrative: off
 
 
 
-=== TEST 26: a failed call is remembered: the next request does not call again
+=== TEST 27: a failed call is remembered: the next request does not call again
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_cache_zone recsys_cache:1m;
@@ -630,7 +645,7 @@ X-Narrative: off
 
 
 
-=== TEST 27: a custom prompt template is what the model gets
+=== TEST 28: a custom prompt template is what the model gets
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -655,7 +670,7 @@ X-Narrative: off
 
 
 
-=== TEST 28: LLM metrics: calls, successes, rejections by reason, tokens
+=== TEST 29: LLM metrics: calls, successes, rejections by reason, tokens
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_metrics_zone recsys_metrics:1m;
@@ -681,7 +696,7 @@ X-Narrative: off
 
 
 
-=== TEST 29: rerank: the model's order of the candidates, cut to k
+=== TEST 30: rerank: the model's order of the candidates, cut to k
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -704,7 +719,7 @@ qr/^\{"query":"rain jacket","items":\[\{"id":"sample-001".*"count":3,/
 
 
 
-=== TEST 30: rerank: an invented id leaves the ranker's order
+=== TEST 31: rerank: an invented id leaves the ranker's order
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
