@@ -65,7 +65,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 89);
+plan tests => repeat_each() * (blocks() * 2 + 90);
 
 no_long_string();
 no_shuffle();
