@@ -55,7 +55,7 @@ repeat_each(1);
 no_shuffle();
 no_long_string();
 
-plan tests => 37;
+plan tests => 41;
 
 run_tests();
 
@@ -119,7 +119,23 @@ RecsysNginx::nap(0.1);
 
 
 
-=== TEST 4: purchases lift an item's popularity at the next refresh
+=== TEST 4: a history of the wrong type in Redis: 200 without it, degraded
+--- init
+use Digest::SHA qw(hmac_sha1_hex);
+my $key = 'recsys:user:' . hmac_sha1_hex('wes', $ENV{TEST_NGINX_SALT});
+$main::Primary->cli('SET', "$key:recent", 'not a list');
+RecsysNginx::nap(0.1);
+--- request
+GET /recs?user=wes&q=cast+iron+skillet
+--- response_headers
+X-Recsys-Degraded: redis
+--- response_body_like: "items":\[\{"id":"cook-001"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: purchases lift an item's popularity at the next refresh
 --- init
 $main::Primary->cli('FLUSHALL');
 RecsysNginx::nap(1.2);
@@ -127,7 +143,12 @@ $main::Before = main::get('/recs?q=wooden+train+set&explain=1&k=1');
 main::post_events('[' . join(',', map {
     qq({"user":"p$_","item":"toy-004","type":"purchase"})
 } 1 .. 50) . ']');
-RecsysNginx::nap(1.3);
+# the next refresh, from the replica: polled rather than guessed
+for (1 .. 50) {
+    RecsysNginx::nap(0.1);
+    last if main::get('/recs?q=wooden+train+set&explain=1&k=1')
+            =~ /"popularity":\{"value":0\.68/;
+}
 --- request
 GET /recs?q=wooden+train+set&explain=1&k=1
 --- response_body_like: "id":"toy-004".*"popularity":\{"value":0\.68
@@ -139,7 +160,7 @@ like($main::Before, qr/"id":"toy-004".*"popularity":\{"value":0\.56/,
 
 
 
-=== TEST 5: Redis down: 200 without personalisation, said to be degraded
+=== TEST 6: Redis down: 200 without personalisation, said to be degraded
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_redis 127.0.0.1:1 timeout=100ms;
@@ -172,7 +193,7 @@ like($main::Before, qr/"id":"toy-004".*"popularity":\{"value":0\.56/,
 
 
 
-=== TEST 6: Redis paused past its timeout: the answer waits no longer
+=== TEST 7: Redis paused past its timeout: the answer waits no longer
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_redis 127.0.0.1:$TEST_NGINX_PRIMARY_PORT timeout=200ms;
