@@ -658,7 +658,13 @@ ngx_http_recsys_degraded_header(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx)
 {
     u_char           *p;
+    ngx_uint_t        i;
     ngx_table_elt_t  *h;
+
+    /* in the order of the NGX_HTTP_RECSYS_DEGRADED_* bits */
+    static ngx_str_t  components[] = {
+        ngx_string("redis"), ngx_string("llm"), ngx_string("embed")
+    };
 
     if (ctx->degraded == 0) {
         return NGX_OK;
@@ -678,16 +684,17 @@ ngx_http_recsys_degraded_header(ngx_http_request_t *r,
     ngx_str_set(&h->key, "X-Recsys-Degraded");
     h->value.data = p;
 
-    if (ctx->degraded & NGX_HTTP_RECSYS_DEGRADED_REDIS) {
-        p = ngx_cpymem(p, "redis, ", sizeof("redis, ") - 1);
-    }
+    for (i = 0; i < sizeof(components) / sizeof(components[0]); i++) {
+        if (!(ctx->degraded & (1 << i))) {
+            continue;
+        }
 
-    if (ctx->degraded & NGX_HTTP_RECSYS_DEGRADED_LLM) {
-        p = ngx_cpymem(p, "llm, ", sizeof("llm, ") - 1);
-    }
+        ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_DEGRADED,
+                                      &components[i], 1);
 
-    if (ctx->degraded & NGX_HTTP_RECSYS_DEGRADED_EMBED) {
-        p = ngx_cpymem(p, "embed, ", sizeof("embed, ") - 1);
+        p = ngx_cpymem(p, components[i].data, components[i].len);
+        *p++ = ',';
+        *p++ = ' ';
     }
 
     h->value.len = p - h->value.data - 2;

@@ -272,6 +272,13 @@ static ngx_http_recsys_metrics_family_t
       ngx_string("Language model tokens, by kind (prompt or "
                  "completion).") },
 
+    { NGX_HTTP_RECSYS_METRIC_DEGRADED,
+      ngx_string("recsys_degraded_total"),
+      NGX_HTTP_RECSYS_METRICS_COUNTER,
+      1, { ngx_string("component"), ngx_null_string },
+      ngx_string("Answers served without a component that failed or was "
+                 "too slow (redis, llm, embed).") },
+
     { NGX_HTTP_RECSYS_METRIC_LLM_SUCCESSES,
       ngx_string("recsys_llm_successes_total"),
       NGX_HTTP_RECSYS_METRICS_COUNTER,

@@ -208,6 +208,7 @@ typedef enum {
     NGX_HTTP_RECSYS_METRIC_LLM_TIMEOUTS,
     NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,    /* {reason} */
     NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,        /* {kind} */
+    NGX_HTTP_RECSYS_METRIC_DEGRADED,          /* {component} */
     NGX_HTTP_RECSYS_METRIC_LLM_SUCCESSES,
     NGX_HTTP_RECSYS_METRIC_LLM_SECONDS,       /* histogram */
     NGX_HTTP_RECSYS_METRIC_REDIS_ERRORS,      /* {reason} */

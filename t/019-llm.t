@@ -690,7 +690,7 @@ X-Narrative: off
  "GET /metrics"]
 --- response_body_like eval
 [qr/"source":"llm"/, qr/"source":"template"/,
- qr/recsys_llm_calls_total 2\n(?s:.*)recsys_llm_rejections_total\{reason="unknown_id"\} 1\n(?s:.*)recsys_llm_tokens_total\{kind="prompt"\} [1-9]/]
+ qr/recsys_llm_calls_total 2\n(?s:.*)recsys_llm_rejections_total\{reason="unknown_id"\} 1\n(?s:.*)recsys_llm_tokens_total\{kind="prompt"\} [1-9](?s:.*)recsys_degraded_total\{component="llm"\} 1\n/]
 --- no_error_log
 [error]
 
