@@ -55,10 +55,30 @@ our $Locations = <<'EOF';
     }
 EOF
 
+# the location most blocks ask for: a sync narrative, its source in a header
+our $Recs = <<'EOF';
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+        add_header X-Narrative $recsys_narrative_source;
+    }
+EOF
+
 add_block_preprocessor(sub {
     my $block = shift;
 
-    if (defined $block->config && $block->config =~ /recsys_llm_location/) {
+    if (!defined $block->http_config) {
+        $block->set_value(http_config =>
+                          "    recsys_index $ENV{TEST_NGINX_INDEX};\n");
+    }
+
+    if (!defined $block->config) {
+        $block->set_value(config => $Recs);
+    }
+
+    if ($block->config =~ /recsys_llm_location/) {
         $block->set_value(config => $block->config . $Locations);
     }
 });
@@ -74,8 +94,6 @@ run_tests();
 __DATA__
 
 === TEST 1: sync without recsys_llm_location fails nginx -t
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -89,8 +107,6 @@ __DATA__
 
 
 === TEST 2: async without a model fails nginx -t
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -104,8 +120,6 @@ __DATA__
 
 
 === TEST 3: cached without a model fails nginx -t: the model names the entries
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -118,8 +132,6 @@ __DATA__
 
 
 === TEST 4: a temperature out of range fails nginx -t
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -132,8 +144,6 @@ invalid value "2.5" in "recsys_llm_temperature" directive, it must be a number f
 
 
 === TEST 5: an empty API key file fails nginx -t
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -146,8 +156,6 @@ qr/API key file "[^"]+" is empty/
 
 
 === TEST 6: a prompt template with a syntax error fails nginx -t with its line
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -160,8 +168,6 @@ qr/recsys_prompt_template: \S*bad-prompt:2: /
 
 
 === TEST 7: an unknown narrative mode fails nginx -t
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -207,8 +213,6 @@ invalid value "always"
 
 
 === TEST 9: the API key goes out as a bearer token, the shopper's cookie does not
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -235,8 +239,6 @@ Cookie: session=shopper-secret
 
 
 === TEST 10: slower than recsys_llm_timeout: the template, on time
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -261,16 +263,6 @@ qr/"source":"template"/
 
 
 === TEST 11: a 500 from the model: the template, a warning with the reason
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
---- config
-    location = /recs {
-        recsys;
-        recsys_narrative sync;
-        recsys_llm_location /_llm;
-        recsys_llm_model test-model;
-        add_header X-Narrative $recsys_narrative_source;
-    }
 --- request
 GET /recs?q=shoes+mock:500&k=2
 --- error_code: 200
@@ -285,16 +277,6 @@ recsys: LLM call failed: http_5xx
 
 
 === TEST 12: a 429 from the model: the template, rate_limited
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
---- config
-    location = /recs {
-        recsys;
-        recsys_narrative sync;
-        recsys_llm_location /_llm;
-        recsys_llm_model test-model;
-        add_header X-Narrative $recsys_narrative_source;
-    }
 --- request
 GET /recs?q=shoes+mock:429&k=2
 --- response_headers
@@ -307,16 +289,6 @@ recsys: LLM call failed: rate_limited
 
 
 === TEST 13: a body that is not JSON is rejected
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
---- config
-    location = /recs {
-        recsys;
-        recsys_narrative sync;
-        recsys_llm_location /_llm;
-        recsys_llm_model test-model;
-        add_header X-Narrative $recsys_narrative_source;
-    }
 --- request
 GET /recs?q=shoes+mock:badjson&k=2
 --- response_headers
@@ -329,16 +301,6 @@ recsys: LLM reply rejected: invalid_json
 
 
 === TEST 14: a truncated reply is a failed call
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
---- config
-    location = /recs {
-        recsys;
-        recsys_narrative sync;
-        recsys_llm_location /_llm;
-        recsys_llm_model test-model;
-        add_header X-Narrative $recsys_narrative_source;
-    }
 --- request
 GET /recs?q=shoes+mock:truncated&k=2
 --- response_headers
@@ -352,16 +314,6 @@ recsys: LLM call failed: truncated
 
 
 === TEST 15: an invented item id fails the whole reply
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
---- config
-    location = /recs {
-        recsys;
-        recsys_narrative sync;
-        recsys_llm_location /_llm;
-        recsys_llm_model test-model;
-        add_header X-Narrative $recsys_narrative_source;
-    }
 --- request
 GET /recs?q=shoes+mock:unknownid&k=2
 --- response_headers
@@ -374,16 +326,6 @@ recsys: LLM reply rejected: unknown_id
 
 
 === TEST 16: a price off by one cent fails the whole reply
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
---- config
-    location = /recs {
-        recsys;
-        recsys_narrative sync;
-        recsys_llm_location /_llm;
-        recsys_llm_model test-model;
-        add_header X-Narrative $recsys_narrative_source;
-    }
 --- request
 GET /recs?q=shoes+mock:wrongprice&k=2
 --- response_headers
@@ -396,8 +338,6 @@ recsys: LLM reply rejected: wrong_price
 
 
 === TEST 17: links in the reply never reach the shopper
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -415,8 +355,6 @@ qr/"(?:summary|reason)":"[^"]*(?:https?:|www\.|\]\()/
 
 
 === TEST 18: a script in the reply never reaches the shopper
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -434,8 +372,6 @@ qr/<script|onerror|<img/i
 
 
 === TEST 19: a reply trying to smuggle instructions and HTML is refused
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -456,8 +392,6 @@ recsys: LLM reply rejected: injection
 
 
 === TEST 20: a reply over recsys_llm_max_response is an error, not a crash
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -479,8 +413,6 @@ recsys: LLM call failed: too_large
 
 
 === TEST 21: a banned term fails the reply
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -502,8 +434,6 @@ recsys: LLM reply rejected: banned_term
 
 
 === TEST 22: a prompt injection in q stays data: the system prompt is intact
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -527,8 +457,6 @@ recsys: LLM reply rejected: banned_term
 
 
 === TEST 23: the query's e-mail address never reaches the model
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -600,8 +528,6 @@ recsys: LLM reply rejected: banned_term
 
 
 === TEST 26: recsys_narrative off: no narrative at all
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -646,8 +572,6 @@ X-Narrative: off
 
 
 === TEST 28: a custom prompt template is what the model gets
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -697,8 +621,6 @@ X-Narrative: off
 
 
 === TEST 30: rerank: the model's order of the candidates, cut to k
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
@@ -720,8 +642,6 @@ qr/^\{"query":"rain jacket","items":\[\{"id":"sample-001".*"count":3,/
 
 
 === TEST 31: rerank: an invented id leaves the ranker's order
---- http_config
-    recsys_index $TEST_NGINX_INDEX;
 --- config
     location = /recs {
         recsys;
