@@ -125,3 +125,83 @@ ngx_http_recsys_parse_body(ngx_str_t *body, u_char *msg, size_t size)
 
     return root;
 }
+
+
+/*
+ * A body of one JSON object, or of an array of 1 to max of them, each
+ * handed to element(); its message is prefixed "<noun> N: " when the body
+ * is an array.  NGX_DECLINED with code (invalid, unless element() or
+ * too_many set another) and msg saying why.
+ */
+
+ngx_int_t
+ngx_http_recsys_parse_elements(ngx_str_t *body, ngx_uint_t max,
+    const char *noun, const char *nouns, const char *invalid,
+    const char *too_many, ngx_http_recsys_element_pt element, void *data,
+    const char **code, u_char *msg, size_t size)
+{
+    u_char     *p;
+    size_t      n, i;
+    json_t     *root, *obj;
+    ngx_int_t   rc;
+
+    *code = "invalid_json";
+
+    root = ngx_http_recsys_parse_body(body, msg, size);
+    if (root == NULL) {
+        return NGX_DECLINED;
+    }
+
+    *code = invalid;
+    rc = NGX_DECLINED;
+
+    if (json_is_object(root)) {
+        rc = element(data, root, code, msg, size);
+        goto done;
+    }
+
+    if (!json_is_array(root)) {
+        ngx_snprintf(msg, size - 1, "the body must be a JSON object or an "
+                     "array of objects%Z");
+        goto done;
+    }
+
+    n = json_array_size(root);
+
+    if (n == 0) {
+        ngx_snprintf(msg, size - 1, "the array is empty%Z");
+        goto done;
+    }
+
+    if (n > max) {
+        *code = too_many;
+        ngx_snprintf(msg, size - 1, "%uz %s, at most %ui in one request%Z",
+                     n, nouns, max);
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        obj = json_array_get(root, i);
+
+        p = ngx_snprintf(msg, size - 1, "%s %uz: ", noun, i);
+
+        if (!json_is_object(obj)) {
+            ngx_snprintf(p, size - 1 - (p - msg), "not an object%Z");
+            rc = NGX_DECLINED;
+            goto done;
+        }
+
+        rc = element(data, obj, code, p, size - (p - msg));
+        if (rc != NGX_OK) {
+            goto done;
+        }
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    json_decref(root);
+
+    return rc;
+}

@@ -78,12 +78,22 @@ typedef struct ngx_http_recsys_event_s {
 } ngx_http_recsys_event_t;
 
 
+/* what each event of a body is parsed with */
+typedef struct {
+    ngx_http_request_t              *r;
+    const rs_store_t                *st;
+    ngx_array_t                     *events;
+} ngx_http_recsys_events_parse_t;
+
+
 static ngx_int_t ngx_http_recsys_events_handler(ngx_http_request_t *r);
 static void ngx_http_recsys_events_count(ngx_http_recsys_events_ctx_t *ctx);
 static void ngx_http_recsys_events_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_events_process(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_events_parse(ngx_http_request_t *r,
     const rs_store_t *st, ngx_str_t *body, ngx_array_t *events,
+    const char **code, u_char *msg, size_t size);
+static ngx_int_t ngx_http_recsys_events_element(void *data, void *obj,
     const char **code, u_char *msg, size_t size);
 static ngx_int_t ngx_http_recsys_events_parse_one(ngx_http_request_t *r,
     const rs_store_t *st, json_t *obj, ngx_http_recsys_event_t *ev,
@@ -364,85 +374,35 @@ ngx_http_recsys_events_parse(ngx_http_request_t *r, const rs_store_t *st,
     ngx_str_t *body, ngx_array_t *events, const char **code, u_char *msg,
     size_t size)
 {
-    u_char                   *p;
-    size_t                    n, i;
-    json_t                   *root, *obj;
-    ngx_int_t                 rc;
-    ngx_http_recsys_event_t  *ev;
+    ngx_http_recsys_events_parse_t  ctx;
 
-    *code = "invalid_json";
+    ctx.r = r;
+    ctx.st = st;
+    ctx.events = events;
 
-    root = ngx_http_recsys_parse_body(body, msg, size);
-    if (root == NULL) {
-        return NGX_DECLINED;
+    return ngx_http_recsys_parse_elements(body, NGX_HTTP_RECSYS_EVENTS_MAX,
+                                          "event", "events", "invalid_event",
+                                          "too_many_events",
+                                          ngx_http_recsys_events_element, &ctx,
+                                          code, msg, size);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_events_element(void *data, void *obj, const char **code,
+    u_char *msg, size_t size)
+{
+    ngx_http_recsys_events_parse_t *ctx = data;
+
+    ngx_http_recsys_event_t  *item;
+
+    item = ngx_array_push(ctx->events);
+    if (item == NULL) {
+        return NGX_ERROR;
     }
 
-    *code = "invalid_event";
-    rc = NGX_DECLINED;
-
-    if (json_is_object(root)) {
-        ev = ngx_array_push(events);
-        if (ev == NULL) {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        rc = ngx_http_recsys_events_parse_one(r, st, root, ev, code, msg,
-                                              size);
-        goto done;
-    }
-
-    if (!json_is_array(root)) {
-        ngx_snprintf(msg, size - 1, "the body must be a JSON object or an "
-                     "array of objects%Z");
-        goto done;
-    }
-
-    n = json_array_size(root);
-
-    if (n == 0) {
-        ngx_snprintf(msg, size - 1, "the array is empty%Z");
-        goto done;
-    }
-
-    if (n > NGX_HTTP_RECSYS_EVENTS_MAX) {
-        *code = "too_many_events";
-        ngx_snprintf(msg, size - 1, "%uz events, at most %d in one "
-                     "request%Z", n, NGX_HTTP_RECSYS_EVENTS_MAX);
-        goto done;
-    }
-
-    for (i = 0; i < n; i++) {
-        obj = json_array_get(root, i);
-
-        p = ngx_snprintf(msg, size - 1, "event %uz: ", i);
-
-        if (!json_is_object(obj)) {
-            ngx_snprintf(p, size - 1 - (p - msg), "not an object%Z");
-            rc = NGX_DECLINED;
-            goto done;
-        }
-
-        ev = ngx_array_push(events);
-        if (ev == NULL) {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        rc = ngx_http_recsys_events_parse_one(r, st, obj, ev, code, p,
-                                              size - (p - msg));
-        if (rc != NGX_OK) {
-            goto done;
-        }
-    }
-
-    rc = NGX_OK;
-
-done:
-
-    json_decref(root);
-
-    return rc;
+    return ngx_http_recsys_events_parse_one(ctx->r, ctx->st, obj, item, code,
+                                            msg, size);
 }
 
 

@@ -264,6 +264,13 @@ ngx_int_t ngx_http_recsys_send_object(ngx_http_request_t *r,
 ngx_int_t ngx_http_recsys_read_body(ngx_http_request_t *r, off_t max,
     ngx_str_t *body);
 void *ngx_http_recsys_parse_body(ngx_str_t *body, u_char *msg, size_t size);
+/* obj is a json_t object of the body */
+typedef ngx_int_t (*ngx_http_recsys_element_pt)(void *data, void *obj,
+    const char **code, u_char *msg, size_t size);
+ngx_int_t ngx_http_recsys_parse_elements(ngx_str_t *body, ngx_uint_t max,
+    const char *noun, const char *nouns, const char *invalid,
+    const char *too_many, ngx_http_recsys_element_pt element, void *data,
+    const char **code, u_char *msg, size_t size);
 
 ngx_int_t ngx_http_recsys_html_init_main(ngx_conf_t *cf,
     ngx_http_recsys_main_conf_t *rmcf);

@@ -100,6 +100,13 @@ typedef struct {
 } ngx_http_recsys_patch_t;
 
 
+/* what each change of a body is parsed with */
+typedef struct {
+    const rs_store_t                  *st;
+    ngx_array_t                       *patches;
+} ngx_http_recsys_patch_parse_t;
+
+
 ngx_int_t ngx_http_recsys_overlay_check(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf);
 
@@ -119,6 +126,8 @@ static void ngx_http_recsys_patch_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_patch(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_patch_parse(ngx_http_request_t *r,
     const rs_store_t *st, ngx_str_t *body, ngx_array_t *patches,
+    const char **code, u_char *msg, size_t size);
+static ngx_int_t ngx_http_recsys_patch_element(void *data, void *obj,
     const char **code, u_char *msg, size_t size);
 static ngx_int_t ngx_http_recsys_patch_parse_one(const rs_store_t *st,
     json_t *obj, ngx_http_recsys_patch_t *p, const char **code,
@@ -981,85 +990,33 @@ ngx_http_recsys_patch_parse(ngx_http_request_t *r, const rs_store_t *st,
     ngx_str_t *body, ngx_array_t *patches, const char **code, u_char *msg,
     size_t size)
 {
-    u_char                   *p;
-    size_t                    n, i;
-    json_t                   *root, *obj;
-    ngx_int_t                 rc;
-    ngx_http_recsys_patch_t  *patch;
+    ngx_http_recsys_patch_parse_t  ctx;
 
-    *code = "invalid_json";
+    ctx.st = st;
+    ctx.patches = patches;
 
-    root = ngx_http_recsys_parse_body(body, msg, size);
-    if (root == NULL) {
-        return NGX_DECLINED;
+    return ngx_http_recsys_parse_elements(body, NGX_HTTP_RECSYS_PATCH_MAX_ITEMS,
+                                          "element", "changes", "invalid_patch",
+                                          "too_many_patches",
+                                          ngx_http_recsys_patch_element, &ctx,
+                                          code, msg, size);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_patch_element(void *data, void *obj, const char **code,
+    u_char *msg, size_t size)
+{
+    ngx_http_recsys_patch_parse_t *ctx = data;
+
+    ngx_http_recsys_patch_t  *item;
+
+    item = ngx_array_push(ctx->patches);
+    if (item == NULL) {
+        return NGX_ERROR;
     }
 
-    *code = "invalid_patch";
-    rc = NGX_DECLINED;
-
-    if (json_is_object(root)) {
-        patch = ngx_array_push(patches);
-        if (patch == NULL) {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        rc = ngx_http_recsys_patch_parse_one(st, root, patch, code, msg,
-                                             size);
-        goto done;
-    }
-
-    if (!json_is_array(root)) {
-        ngx_snprintf(msg, size - 1, "the body must be a JSON object or an "
-                     "array of objects%Z");
-        goto done;
-    }
-
-    n = json_array_size(root);
-
-    if (n == 0) {
-        ngx_snprintf(msg, size - 1, "the array is empty%Z");
-        goto done;
-    }
-
-    if (n > NGX_HTTP_RECSYS_PATCH_MAX_ITEMS) {
-        *code = "too_many_patches";
-        ngx_snprintf(msg, size - 1, "%uz changes, at most %d in one "
-                     "request%Z", n, NGX_HTTP_RECSYS_PATCH_MAX_ITEMS);
-        goto done;
-    }
-
-    for (i = 0; i < n; i++) {
-        obj = json_array_get(root, i);
-
-        p = ngx_snprintf(msg, size - 1, "element %uz: ", i);
-
-        if (!json_is_object(obj)) {
-            ngx_snprintf(p, size - 1 - (p - msg), "not an object%Z");
-            rc = NGX_DECLINED;
-            goto done;
-        }
-
-        patch = ngx_array_push(patches);
-        if (patch == NULL) {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        rc = ngx_http_recsys_patch_parse_one(st, obj, patch, code, p,
-                                             size - (p - msg));
-        if (rc != NGX_OK) {
-            goto done;
-        }
-    }
-
-    rc = NGX_OK;
-
-done:
-
-    json_decref(root);
-
-    return rc;
+    return ngx_http_recsys_patch_parse_one(ctx->st, obj, item, code, msg, size);
 }
 
 
