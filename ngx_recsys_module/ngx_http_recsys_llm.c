@@ -74,6 +74,8 @@ static ngx_int_t ngx_http_recsys_llm_accept(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, ngx_str_t *body, ngx_str_t *value);
 static void ngx_http_recsys_llm_error(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, const char *reason);
+static void ngx_http_recsys_llm_failed(ngx_http_request_t *r,
+    ngx_http_recsys_llm_call_t *call);
 static void ngx_http_recsys_llm_finish(ngx_http_recsys_llm_call_t *call,
     ngx_str_t *value);
 static ngx_int_t ngx_http_recsys_llm_join(ngx_http_recsys_llm_call_t *call,
@@ -929,10 +931,7 @@ ngx_http_recsys_llm_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
 {
     ngx_http_recsys_llm_call_t *call = data;
 
-    ngx_str_t                    value;
-    ngx_http_recsys_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    ngx_str_t  value;
 
     ngx_http_recsys_metrics_observe(NGX_HTTP_RECSYS_METRIC_LLM_SECONDS, NULL,
                                     (ngx_current_msec - call->started)
@@ -965,9 +964,7 @@ ngx_http_recsys_llm_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
 
     if (ngx_http_recsys_llm_accept(r, call, body, &value) != NGX_OK) {
         /* counted and logged as a rejection */
-        ngx_http_recsys_cache_put(r, &call->cache_key, NULL,
-                                  rlcf->llm.negative_ttl, 1);
-        ngx_http_recsys_llm_finish(call, NULL);
+        ngx_http_recsys_llm_failed(r, call);
         return;
     }
 
@@ -1068,17 +1065,33 @@ static void
 ngx_http_recsys_llm_error(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, const char *reason)
 {
-    ngx_http_recsys_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
-
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "recsys: LLM call failed: %s", reason);
 
     ngx_http_recsys_llm_count(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS, reason);
 
-    ngx_http_recsys_cache_put(r, &call->cache_key, NULL,
-                              rlcf->llm.negative_ttl, 1);
+    ngx_http_recsys_llm_failed(r, call);
+}
+
+
+/*
+ * No narrative from this call: remembered for recsys_llm_negative_ttl,
+ * unless that is 0 (the cache would take 0 for its own recsys_cache_ttl)
+ */
+
+static void
+ngx_http_recsys_llm_failed(ngx_http_request_t *r,
+    ngx_http_recsys_llm_call_t *call)
+{
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    if (rlcf->llm.negative_ttl) {
+        ngx_http_recsys_cache_put(r, &call->cache_key, NULL,
+                                  rlcf->llm.negative_ttl, 1);
+    }
+
     ngx_http_recsys_llm_finish(call, NULL);
 }
 

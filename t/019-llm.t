@@ -65,7 +65,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 86);
+plan tests => repeat_each() * (blocks() * 2 + 92);
 
 no_long_string();
 no_shuffle();
@@ -630,7 +630,32 @@ X-Narrative: off
 
 
 
-=== TEST 27: a custom prompt template is what the model gets
+=== TEST 27: recsys_llm_negative_ttl 0: a failure is not remembered
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_cache_zone recsys_cache:1m;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+        recsys_llm_negative_ttl 0;
+    }
+
+    location = /_reset {
+        proxy_method POST;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_LLM_PORT/_reset;
+    }
+--- request eval
+["POST /_reset", "GET /recs?q=sandals+mock:500&k=2",
+ "GET /recs?q=sandals+mock:500&k=2", "GET /_stats"]
+--- response_body_like eval
+[qr/./, qr/"source":"template"/, qr/"source":"template"/, qr/"chat":2\b/]
+
+
+
+=== TEST 28: a custom prompt template is what the model gets
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
 --- config
@@ -655,7 +680,7 @@ X-Narrative: off
 
 
 
-=== TEST 28: LLM metrics: calls, successes, rejections by reason, tokens
+=== TEST 29: LLM metrics: calls, successes, rejections by reason, tokens
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_metrics_zone recsys_metrics:1m;
