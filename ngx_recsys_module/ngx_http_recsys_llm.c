@@ -984,6 +984,7 @@ static ngx_int_t
 ngx_http_recsys_llm_accept(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, ngx_str_t *body, ngx_str_t *value)
 {
+    int                          rc;
     char                        *s, reason[64];
     size_t                       i;
     json_t                      *o, *reasons;
@@ -993,21 +994,11 @@ ngx_http_recsys_llm_accept(ngx_http_request_t *r,
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
 
-    if (rs_llm_parse_reply((const char *) body->data, body->len, call->items,
-                           call->nitems, rlcf->llm.limits, &nv, reason,
-                           sizeof(reason))
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "recsys: LLM reply rejected: %s", reason);
+    rc = rs_llm_parse_reply((const char *) body->data, body->len,
+                            call->items, call->nitems, rlcf->llm.limits, &nv,
+                            reason, sizeof(reason));
 
-        label[0].data = (u_char *) reason;
-        label[0].len = ngx_strlen(reason);
-        ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,
-                                      label, 1);
-        return NGX_DECLINED;
-    }
-
+    /* a rejected reply was paid for too: the usage comes either way */
     if (nv.prompt_tokens > 0) {
         ngx_str_set(&label[0], "prompt");
         ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,
@@ -1018,6 +1009,17 @@ ngx_http_recsys_llm_accept(ngx_http_request_t *r,
         ngx_str_set(&label[0], "completion");
         ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,
                                       label, nv.completion_tokens);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "recsys: LLM reply rejected: %s", reason);
+
+        label[0].data = (u_char *) reason;
+        label[0].len = ngx_strlen(reason);
+        ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,
+                                      label, 1);
+        return NGX_DECLINED;
     }
 
     o = json_object();

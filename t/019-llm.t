@@ -65,7 +65,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 92);
+plan tests => repeat_each() * (blocks() * 2 + 96);
 
 no_long_string();
 no_shuffle();
@@ -701,5 +701,30 @@ X-Narrative: off
 --- response_body_like eval
 [qr/"source":"llm"/, qr/"source":"template"/,
  qr/recsys_llm_calls_total 2\n(?s:.*)recsys_llm_rejections_total\{reason="unknown_id"\} 1\n(?s:.*)recsys_llm_tokens_total\{kind="prompt"\} [1-9]/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 30: a rejected reply's tokens are counted: they were paid for
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_metrics_zone rejected_metrics:1m;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+    }
+
+    location = /metrics {
+        recsys_metrics;
+    }
+--- request eval
+["GET /recs?q=tents+mock:wrongprice&k=2", "GET /metrics"]
+--- response_body_like eval
+[qr/"source":"template"/,
+ qr/recsys_llm_rejections_total\{reason="wrong_price"\} 1\n(?s:.*)recsys_llm_tokens_total\{kind="prompt"\} [1-9](?s:.*)recsys_llm_tokens_total\{kind="completion"\} [1-9]/]
 --- no_error_log
 [error]
