@@ -711,6 +711,7 @@ ngx_http_recsys_cache_redis_set(ngx_http_request_t *r, ngx_str_t *key,
     size_t                        argvlen[5];
     const char                   *argv[5];
     u_char                        px[NGX_TIME_T_LEN + 3];
+    ngx_http_recsys_redis_cmd_t   cmd;
     ngx_http_recsys_main_conf_t  *rmcf;
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
@@ -747,8 +748,19 @@ ngx_http_recsys_cache_redis_set(ngx_http_request_t *r, ngx_str_t *key,
     argv[4] = (const char *) px;
     argvlen[4] = ngx_sprintf(px, "%T", (stale - ngx_time()) * 1000) - px;
 
-    /* hiredis copies the arguments when the command is queued */
-    (void) ngx_http_recsys_redis_command(r, NULL, NULL, 5, argv, argvlen);
+    cmd.argc = 5;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
+
+    /*
+     * Read from recsys_redis, written to recsys_redis_write when there is
+     * one: a replica refuses writes, and through the primary every
+     * replica gets the entry.  hiredis copies the arguments when the
+     * command is queued.
+     */
+    (void) ngx_http_recsys_redis_send_to(rmcf->redis_write
+                                         ? rmcf->redis_write : rmcf->redis,
+                                         r, &cmd, 1, NULL, NULL);
 }
 
 

@@ -103,6 +103,8 @@ static ngx_int_t ngx_http_recsys_llm_accept(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, ngx_str_t *body, ngx_str_t *value);
 static void ngx_http_recsys_llm_error(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, const char *reason);
+static void ngx_http_recsys_llm_failed(ngx_http_request_t *r,
+    ngx_http_recsys_llm_call_t *call);
 static void ngx_http_recsys_llm_finish(ngx_http_recsys_llm_call_t *call,
     ngx_str_t *value);
 static ngx_int_t ngx_http_recsys_llm_join(ngx_http_recsys_llm_call_t *call,
@@ -991,10 +993,7 @@ ngx_http_recsys_llm_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
 {
     ngx_http_recsys_llm_call_t *call = data;
 
-    ngx_str_t                    value;
-    ngx_http_recsys_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    ngx_str_t  value;
 
     ngx_http_recsys_metrics_observe(NGX_HTTP_RECSYS_METRIC_LLM_SECONDS, NULL,
                                     (ngx_current_msec - call->started)
@@ -1027,9 +1026,7 @@ ngx_http_recsys_llm_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
 
     if (ngx_http_recsys_llm_accept(r, call, body, &value) != NGX_OK) {
         /* counted and logged as a rejection */
-        ngx_http_recsys_cache_put(r, &call->cache_key, NULL,
-                                  rlcf->llm.negative_ttl, 1);
-        ngx_http_recsys_llm_finish(call, NULL);
+        ngx_http_recsys_llm_failed(r, call);
         return;
     }
 
@@ -1049,6 +1046,7 @@ static ngx_int_t
 ngx_http_recsys_llm_accept(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, ngx_str_t *body, ngx_str_t *value)
 {
+    int                          rc;
     char                        *s, reason[64];
     size_t                       i;
     json_t                      *o, *reasons;
@@ -1058,21 +1056,11 @@ ngx_http_recsys_llm_accept(ngx_http_request_t *r,
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
 
-    if (rs_llm_parse_reply((const char *) body->data, body->len, call->items,
-                           call->nitems, rlcf->llm.limits, &nv, reason,
-                           sizeof(reason))
-        != 0)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "recsys: LLM reply rejected: %s", reason);
+    rc = rs_llm_parse_reply((const char *) body->data, body->len,
+                            call->items, call->nitems, rlcf->llm.limits, &nv,
+                            reason, sizeof(reason));
 
-        label[0].data = (u_char *) reason;
-        label[0].len = ngx_strlen(reason);
-        ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,
-                                      label, 1);
-        return NGX_DECLINED;
-    }
-
+    /* a rejected reply was paid for too: the usage comes either way */
     if (nv.prompt_tokens > 0) {
         ngx_str_set(&label[0], "prompt");
         ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,
@@ -1083,6 +1071,17 @@ ngx_http_recsys_llm_accept(ngx_http_request_t *r,
         ngx_str_set(&label[0], "completion");
         ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_TOKENS,
                                       label, nv.completion_tokens);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "recsys: LLM reply rejected: %s", reason);
+
+        label[0].data = (u_char *) reason;
+        label[0].len = ngx_strlen(reason);
+        ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_REJECTIONS,
+                                      label, 1);
+        return NGX_DECLINED;
     }
 
     o = json_object();
@@ -1130,17 +1129,33 @@ static void
 ngx_http_recsys_llm_error(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, const char *reason)
 {
-    ngx_http_recsys_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
-
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "recsys: LLM call failed: %s", reason);
 
     ngx_http_recsys_llm_count(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS, reason);
 
-    ngx_http_recsys_cache_put(r, &call->cache_key, NULL,
-                              rlcf->llm.negative_ttl, 1);
+    ngx_http_recsys_llm_failed(r, call);
+}
+
+
+/*
+ * No narrative from this call: remembered for recsys_llm_negative_ttl,
+ * unless that is 0 (the cache would take 0 for its own recsys_cache_ttl)
+ */
+
+static void
+ngx_http_recsys_llm_failed(ngx_http_request_t *r,
+    ngx_http_recsys_llm_call_t *call)
+{
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    if (rlcf->llm.negative_ttl) {
+        ngx_http_recsys_cache_put(r, &call->cache_key, NULL,
+                                  rlcf->llm.negative_ttl, 1);
+    }
+
     ngx_http_recsys_llm_finish(call, NULL);
 }
 

@@ -11,8 +11,10 @@ use HTTP::Tiny;
 use JSON::PP qw(decode_json);
 use Time::HiRes qw(sleep time);
 
-use lib "$FindBin::Bin/browser";
+use lib "$FindBin::Bin/browser", "$FindBin::Bin/lib";
 use Examples;
+use RecsysMock;
+use RecsysRedis;
 
 plan skip_all => "$Examples::MODULE not built" unless -f $Examples::MODULE;
 plan skip_all => "no index at $Examples::INDEX"
@@ -24,7 +26,8 @@ chmod 0755, $tmp;
 my $http = HTTP::Tiny->new(timeout => 10);
 
 my @names = Examples::names();
-for my $want (qw(json-api storefront ab-test proxy-cache admin-overlay)) {
+for my $want (qw(json-api storefront ab-test proxy-cache admin-overlay
+                 redis-llm multi-edge)) {
     ok((grep { $_ eq $want } @names), "example $want exists");
 }
 
@@ -49,6 +52,35 @@ for my $name (@names) {
     my ($rc, $out) = Examples::test_conf($prefix, Examples::conf($name));
     is $rc, 0, "$name: nginx -t accepts it" or diag $out;
     like $out, qr/test is successful/, "$name: nginx -t says so";
+}
+
+# redis-llm's OpenAI location is a comment (its host is resolved when nginx
+# loads the file): uncommented in place of the local one, with the host
+# on loopback and a key file of its own, nginx -t accepts it too
+{
+    my $conf = Examples::slurp(Examples::conf('redis-llm'));
+    my ($variant) = $conf =~ /^( +# location = \/_recsys_llm \{\n.*?^ +# \}\n)/ms;
+    ok $variant, 'redis-llm: shows an OpenAI location';
+    $variant =~ s/^( +)# ?/$1/mg;
+    like $variant, qr/^\s+proxy_ssl_server_name on;/m,
+        'redis-llm: with SNI for the hosted API';
+
+    my $prefix = Examples::make_prefix('redis-llm', "$tmp/t-openai");
+    open my $fh, '>', "$prefix/openai.key" or die "openai.key: $!";
+    print $fh "sk-example\n";
+    close $fh;
+
+    $conf =~ s/^ +location = \/_recsys_llm \{\n.*?^ +\}\n/$variant/ms;
+    $conf =~ s/server 127\.0\.0\.1:8000;/server 127.0.0.1:443;/;
+    $conf =~ s{^(\s+)# (recsys_llm_api_key_file) \S+;}{$1$2 $prefix/openai.key;}m;
+    open $fh, '>', "$prefix/openai.conf" or die "openai.conf: $!";
+    print $fh $conf;
+    close $fh;
+
+    my ($rc, $out) = Examples::test_conf($prefix, "$prefix/openai.conf");
+    is $rc, 0, 'redis-llm: nginx -t accepts the OpenAI variant' or diag $out;
+    my @tls = $conf =~ /^\s+(proxy_pass https:|proxy_ssl_server_name on;|recsys_llm_api_key_file \/)/mg;
+    is scalar @tls, 3, 'redis-llm: the variant tested is the TLS one, with a key';
 }
 
 # --- each example at work
@@ -78,16 +110,43 @@ sub log_lines {
     return @lines;
 }
 
+# until $code returns true or 10 s passed: the last value
+sub poll {
+    my ($code) = @_;
+    my $deadline = time + 10;
+    my $v;
+    until (($v = $code->()) || time > $deadline) {
+        sleep 0.1;
+    }
+    return $v;
+}
+
+sub post {
+    my ($srv, $path, $body) = @_;
+    return $http->post("http://127.0.0.1:$srv->{port}$path",
+                       { content => $body,
+                         headers => { 'Content-Type' => 'application/json' } });
+}
+
+# run_example NAME => sub { my (@nodes) = @_; ... }, [nodes => N,]
+# [ports => {...}, edit => sub {...}]: N copies of the example, each from
+# its own prefix (Examples::start takes the other options)
 sub run_example {
-    my ($name, $code) = @_;
+    my ($name, $code, %opt) = @_;
+    my $nodes = delete $opt{nodes} || 1;
     subtest $name => sub {
-        my $srv = Examples::start($name,
-                                  Examples::make_prefix($name, "$tmp/r-$name"));
-        $code->($srv);
-        Examples::stop($srv);
-        my $log = Examples::slurp("$srv->{prefix}/logs/error.log");
-        unlike $log, qr/\[(?:alert|crit|emerg)\]/, 'no alert in error.log'
-            or diag $log;
+        my @srv = map {
+            Examples::start($name,
+                            Examples::make_prefix($name, "$tmp/r-$name-$_"),
+                            %opt)
+        } 1 .. $nodes;
+        $code->(@srv);
+        for my $srv (@srv) {
+            Examples::stop($srv);
+            my $log = Examples::slurp("$srv->{prefix}/logs/error.log");
+            unlike $log, qr/\[(?:alert|crit|emerg)\]/,
+                'no alert in error.log' or diag $log;
+        }
     };
 }
 
@@ -257,5 +316,168 @@ run_example 'admin-overlay' => sub {
     $res = get($srv, '/admin/catalog');
     is $res->{status}, 405, 'GET on the patch location is a 405';
 };
+
+# --- the examples with Redis and a model: real redis-servers and the mock
+#     model server, on spare ports the examples' addresses are moved to
+
+my $have_redis = eval { RecsysRedis::find_binary('REDIS_SERVER',
+                                                 'redis-server'); 1 };
+
+SKIP: {
+    skip 'no redis-server', 2 unless $have_redis;
+
+    my $redis = RecsysRedis->new->start;
+    my $llm = RecsysMock->new->start;
+
+    run_example 'redis-llm' => sub {
+        my ($srv) = @_;
+
+        my $res = get($srv, '/recs?q=tent&k=2');
+        is $res->{status}, 200, '/recs answers';
+        my $doc = decode_json($res->{content});
+        is $doc->{count}, 2, 'with items';
+        is $res->{headers}{'x-recsys-cache'}, 'MISS', 'computed';
+        is $res->{headers}{'x-recsys-narrative'}, 'template',
+            'async: the template narrative at once';
+        is $doc->{narrative}{source}, 'template', 'in the answer too';
+
+        # the call runs behind the answer: the narrative arrives with one
+        # of the next requests for the same picks
+        my $later = poll(sub {
+            my $r = get($srv, '/recs?q=tent&k=2');
+            return ($r->{headers}{'x-recsys-narrative'} // '') eq 'cache'
+                   && $r;
+        });
+        ok $later, 'a later request gets the model\'s narrative, cached';
+        is $later && $later->{headers}{'x-recsys-cache'}, 'HIT',
+            'with the cached result';
+        $doc = $later ? decode_json($later->{content}) : {};
+        is $doc->{narrative}{source}, 'cache', 'the answer says so';
+        ok $llm->count >= 1, 'the mock was called';
+        my $req = $llm->last_request;
+        is $req && $req->{request}{model}, 'qwen2.5-7b-instruct',
+            'with recsys_llm_model';
+
+        ok poll(sub { scalar(my @k = $redis->cli('KEYS',
+                                                 'recsys:c:*:narrative:*')) }),
+            'the narrative is in Redis for the other nodes';
+
+        $res = get($srv, '/recs/sync?q=running+shoes&k=3');
+        is $res->{status}, 200, '/recs/sync answers';
+        is $res->{headers}{'x-recsys-narrative'}, 'llm',
+            'with the model\'s narrative, waited for';
+        like decode_json($res->{content})->{narrative}{summary}, qr/\S/,
+            'a narrative with a summary';
+
+        $res = post($srv, '/events',
+                    '{"user":"u-1","item":"cook-001","type":"click"}');
+        is $res->{status}, 202, 'an event is accepted';
+        $res = get($srv, '/recs', headers => { Cookie => 'uid=u-1' });
+        is $res->{status}, 200, 'the shopper\'s next answer';
+        is $res->{headers}{'x-recsys-cache'}, 'BYPASS',
+            'is ranked for them alone';
+        $doc = decode_json($res->{content});
+        is $doc->{strategy}, 'personal', 'from their history';
+        ok !(grep { $_->{id} eq 'cook-001' } @{ $doc->{items} }),
+            'without what they just saw';
+
+        my $metrics = poll(sub {
+            my $m = get($srv, '/metrics')->{content};
+            return $m =~ /^recsys_cache_hits_total\{tier="shm"\} [1-9]/m
+                   && $m;
+        });
+        like $metrics, qr/^recsys_llm_calls_total [2-9]/m,
+            'model calls are counted';
+        like $metrics, qr/^recsys_llm_successes_total [2-9]/m,
+            'and the replies that passed';
+        like $metrics, qr/^recsys_llm_seconds_count [2-9]/m,
+            'and timed';
+
+        my ($line) = grep { /cache=HIT narrative=cache / }
+                     log_lines("$srv->{prefix}/logs/access.log", 5);
+        ok $line, 'the access log has the cache status and the source'
+            or diag Examples::slurp("$srv->{prefix}/logs/access.log");
+    }, ports => { 6379 => $redis->port, 8000 => $llm->port };
+
+    my $primary = RecsysRedis->new->start;
+    my $replica = RecsysRedis->new(args => ['--replicaof', '127.0.0.1',
+                                            $primary->port])->start;
+    poll(sub { grep { /^master_link_status:up/ }
+               $replica->cli('INFO', 'replication') })
+        or BAIL_OUT('the replica did not synchronise');
+
+    # the popularity refresh of every 30 s, every second for the test
+    my $refresh = sub {
+        $_[0] =~ s/recsys_popularity_refresh 30s/recsys_popularity_refresh 1s/
+            or die "multi-edge: no recsys_popularity_refresh 30s\n";
+    };
+
+    run_example 'multi-edge' => sub {
+        my ($a, $b) = @_;
+
+        for my $srv ($a, $b) {
+            is get($srv, '/healthz')->{content}, "ok\n", 'a node is up';
+        }
+
+        my $res = get($a, '/recs?q=tent&k=2');
+        is $res->{status}, 200, 'node A answers';
+        is $res->{headers}{'x-recsys-cache'}, 'MISS', 'computing the result';
+        my $items = decode_json($res->{content})->{items};
+        is scalar @$items, 2, 'with items';
+
+        # written to the primary, replicated to the replica both nodes read
+        ok poll(sub { scalar(my @k = $replica->cli('KEYS',
+                                                   'recsys:c:*:result:*')) }),
+            'the result reaches the replica';
+        $res = get($b, '/recs?q=tent&k=2');
+        is $res->{headers}{'x-recsys-cache'}, 'HIT',
+            'node B finds it in Redis';
+        is_deeply [map { $_->{id} } @{ decode_json($res->{content})->{items} }],
+            [map { $_->{id} } @$items], 'the same answer';
+        like get($b, '/metrics')->{content},
+            qr/^recsys_cache_hits_total\{tier="redis"\} 1$/m,
+            'a hit of the Redis tier';
+
+        $res = post($a, '/events',
+                    '{"user":"shopper-1","item":"cook-001","type":"click"}');
+        is $res->{status}, 202, 'node A takes an event';
+        is scalar(my @k = $primary->cli('KEYS', 'recsys:user:*:recent')), 1,
+            'it is in the primary';
+
+        my $doc = poll(sub {
+            my $r = get($b, '/recs', headers => { Cookie => 'uid=shopper-1' });
+            my $d = decode_json($r->{content});
+            return $d->{strategy} eq 'personal' && $d;
+        });
+        ok $doc, 'node B personalises the shopper\'s next answer';
+        ok $doc && !(grep { $_->{id} eq 'cook-001' } @{ $doc->{items} }),
+            'without what they saw on node A';
+
+        my $popularity = sub {
+            my $d = decode_json(get($b,
+                '/recs?q=wooden+train+set&k=1&explain=1')->{content});
+            return $d->{items}[0]{id} eq 'toy-004'
+                   && $d->{items}[0]{explain}{signals}{popularity}{value};
+        };
+        my $before = $popularity->();
+        ok $before, 'node B ranks toy-004 with its popularity';
+        $res = post($a, '/events', '[' . join(',', map {
+            qq({"user":"p$_","item":"toy-004","type":"purchase"})
+        } 1 .. 50) . ']');
+        is $res->{status}, 202, 'node A takes 50 purchases';
+        my $after = poll(sub {
+            my $v = $popularity->();
+            return $v && $v > $before && $v;
+        });
+        ok $after, "node B's popularity of toy-004 rises ("
+                   . ($before // '?') . ' -> ' . ($after // '?') . ')';
+
+        ok $replica->calls('zrevrange') >= 1, 'read from the replica';
+        is $primary->calls('zrevrange'), 0, 'not from the primary';
+        like join("\n", $replica->cli('INFO', 'stats')),
+            qr/^total_error_replies:0\r?$/m, 'the replica refused nothing';
+    }, nodes => 2, edit => $refresh,
+       ports => { 6379 => $primary->port, 6380 => $replica->port };
+}
 
 done_testing;

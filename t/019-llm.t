@@ -85,7 +85,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 90);
+plan tests => repeat_each() * (blocks() * 2 + 100);
 
 no_long_string();
 no_shuffle();
@@ -571,7 +571,32 @@ X-Narrative: off
 
 
 
-=== TEST 28: a custom prompt template is what the model gets
+=== TEST 28: recsys_llm_negative_ttl 0: a failure is not remembered
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_cache_zone recsys_cache:1m;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+        recsys_llm_negative_ttl 0;
+    }
+
+    location = /_reset {
+        proxy_method POST;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_LLM_PORT/_reset;
+    }
+--- request eval
+["POST /_reset", "GET /recs?q=sandals+mock:500&k=2",
+ "GET /recs?q=sandals+mock:500&k=2", "GET /_stats"]
+--- response_body_like eval
+[qr/./, qr/"source":"template"/, qr/"source":"template"/, qr/"chat":2\b/]
+
+
+
+=== TEST 29: a custom prompt template is what the model gets
 --- config
     location = /recs {
         recsys;
@@ -594,7 +619,7 @@ X-Narrative: off
 
 
 
-=== TEST 29: LLM metrics: calls, successes, rejections by reason, tokens
+=== TEST 30: LLM metrics: calls, successes, rejections by reason, tokens
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_metrics_zone recsys_metrics:1m;
@@ -620,7 +645,7 @@ X-Narrative: off
 
 
 
-=== TEST 30: rerank: the model's order of the candidates, cut to k
+=== TEST 31: rerank: the model's order of the candidates, cut to k
 --- config
     location = /recs {
         recsys;
@@ -641,7 +666,7 @@ qr/^\{"query":"rain jacket","items":\[\{"id":"sample-001".*"count":3,/
 
 
 
-=== TEST 31: rerank: an invented id leaves the ranker's order
+=== TEST 32: rerank: an invented id leaves the ranker's order
 --- config
     location = /recs {
         recsys;
@@ -657,5 +682,30 @@ GET /recs?q=rain+jacket+mock:unknownid&k=3
 X-Items: lap-003,cm-001,hp-002
 --- error_log
 recsys: LLM rerank rejected: unknown_id
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: a rejected reply's tokens are counted: they were paid for
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_metrics_zone rejected_metrics:1m;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+    }
+
+    location = /metrics {
+        recsys_metrics;
+    }
+--- request eval
+["GET /recs?q=tents+mock:wrongprice&k=2", "GET /metrics"]
+--- response_body_like eval
+[qr/"source":"template"/,
+ qr/recsys_llm_rejections_total\{reason="wrong_price"\} 1\n(?s:.*)recsys_llm_tokens_total\{kind="prompt"\} [1-9](?s:.*)recsys_llm_tokens_total\{kind="completion"\} [1-9]/]
 --- no_error_log
 [error]

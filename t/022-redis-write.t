@@ -39,7 +39,7 @@ no_long_string();
 
 # must_die blocks count 2; the others a status, a body, each error_log
 # pattern and the redis_after checks
-plan tests => 23;
+plan tests => 33;
 
 run_tests();
 
@@ -57,7 +57,51 @@ __DATA__
 
 
 
-=== TEST 2: events go to the write address, never to the replica
+=== TEST 2: a cached result is written to the primary, not the replica
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_redis 127.0.0.1:$TEST_NGINX_REPLICA_PORT timeout=1s;
+    recsys_redis_write 127.0.0.1:$TEST_NGINX_PRIMARY_PORT timeout=1s;
+--- config
+    location = /recs {
+        recsys;
+        recsys_cache on;
+        add_header X-Cache $recsys_cache_status;
+    }
+--- init
+$main::Primary->cli('FLUSHALL');
+$_->cli('CONFIG', 'RESETSTAT') for $main::Primary, $main::Replica;
+--- request
+GET /recs?q=tent&k=2
+--- response_headers
+X-Cache: MISS
+--- redis_after
+# the SET is not waited for: it lands after the answer
+my $deadline = Time::HiRes::time() + 5;
+RecsysNginx::nap(0.05) until $main::Replica->cli('DBSIZE') == 1
+                             || Time::HiRes::time() > $deadline;
+is($main::Primary->calls('set'), 1, "the primary took the SET");
+is($main::Replica->cli('DBSIZE'), 1, "and the replica has it replicated");
+like(join("\n", $main::Replica->cli('INFO', 'stats')),
+     qr/^total_error_replies:0\r?$/m, "the replica refused nothing");
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: ... and served from the replica on the next request
+--- request
+GET /recs?q=tent&k=2
+--- response_headers
+X-Cache: HIT
+--- redis_after
+ok($main::Replica->calls('get') >= 1, "the replica was read");
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: events go to the write address, never to the replica
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_redis 127.0.0.1:$TEST_NGINX_REPLICA_PORT timeout=1s;
@@ -93,7 +137,7 @@ like(join("\n", $main::Replica->cli('INFO', 'stats')),
 
 
 
-=== TEST 3: ... the popularity refresh reads the replica
+=== TEST 5: ... the popularity refresh reads the replica
 --- init
 RecsysNginx::nap(1.3);
 --- request
@@ -108,7 +152,7 @@ is($main::Primary->calls('zrevrange'), 0, "the primary was not");
 
 
 
-=== TEST 4: the primary down: events 503, reads go on from the replica
+=== TEST 6: the primary down: events 503, reads go on from the replica
 --- init
 $main::Primary->kill;
 $main::Replica->cli('CONFIG', 'RESETSTAT');
@@ -129,7 +173,7 @@ ok($main::Replica->calls('zrevrange') >= 1,
 
 
 
-=== TEST 5: events with recsys_redis_write alone
+=== TEST 7: events with recsys_redis_write alone
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
     recsys_redis_write 127.0.0.1:$TEST_NGINX_REPLICA_PORT timeout=1s;

@@ -79,23 +79,29 @@ sub test_conf {
 
 # Starts example $name in the foreground from $prefix, its 127.0.0.1:8080
 # and :8081 listeners moved to free ports (a copy of nginx.conf in the
-# prefix).  Returns { pid, port, port2, prefix } once nginx answers.
+# prefix).  Options: ports => { 6379 => 41234, ... } moves the services
+# the example reaches on 127.0.0.1 (Redis, a model) to where a suite
+# started them; edit => sub { $_[0] =~ s/...// } changes the copy further.
+# Returns { pid, port, port2, prefix } once nginx answers.
 sub start {
-    my ($name, $prefix) = @_;
+    my ($name, $prefix, %opt) = @_;
 
     open my $in, '<', conf($name) or die "$name: $!";
     my $text = do { local $/; <$in> };
     close $in;
 
-    return start_conf($prefix, $text);
+    return start_conf($prefix, $text, %opt);
 }
 
 # The same for the text of an nginx.conf of the same layout, from a suite.
 sub start_conf {
-    my ($prefix, $text) = @_;
+    my ($prefix, $text, %opt) = @_;
 
-    my %port = (8080 => free_port(), 8081 => free_port());
-    $text =~ s/\b127\.0\.0\.1:(808[01])\b/127.0.0.1:$port{$1}/g;
+    my %port = (8080 => free_port(), 8081 => free_port(),
+                %{ $opt{ports} || {} });
+    $text =~ s/\b127\.0\.0\.1:(\d+)\b/
+               '127.0.0.1:' . ($port{$1} || $1)/ge;
+    $opt{edit}->($text) if $opt{edit};
 
     my $conf = "$prefix/nginx.conf";
     open my $out, '>', $conf or die "$conf: $!";
