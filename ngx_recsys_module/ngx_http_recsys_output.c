@@ -107,7 +107,7 @@ ngx_http_recsys_header(ngx_http_request_t *r, const char *name, size_t len,
 /*
  * Weak, since took_ms differs between two answers with the same items: the
  * ids in order with the price and stock shown, the profile, the narrative
- * version and the format.
+ * version, the model's summary when there is one, and the format.
  */
 
 static ngx_int_t
@@ -130,6 +130,11 @@ ngx_http_recsys_etag(ngx_http_request_t *r, const rs_engine_t *engine,
                   format * 0x100 + RS_NARRATIVE_VERSION);
     h = rs_hash64(res->profile->name, res->profile->name_len, h);
     h = rs_hash64(render->query, render->query_len, h);
+
+    /* the model's narrative replacing the template's is a new answer */
+    if (render->summary != NULL) {
+        h = rs_hash64(render->summary, ngx_strlen(render->summary), h);
+    }
 
     for (i = 0; i < res->nhits; i++) {
         hit = &res->hits[i];

@@ -49,6 +49,13 @@ http {
             recsys_llm_timeout 5s;
         }
 
+        location = /async {
+            recsys;
+            recsys_narrative async;
+            recsys_llm_location /_llm;
+            recsys_llm_model test-model;
+        }
+
         location = /_llm {
             internal;
             proxy_pass http://127.0.0.1:$port/v1/chat/completions;
@@ -107,6 +114,34 @@ $llm->reset;
 is $llm->count, 0, 'no call for a narrative in the cache';
 is scalar(grep { /"source":"cache"/ } @res), 2,
     'the shoppers after them get it from the cache';
+
+# an answer whose narrative the model has since written is a new answer
+sub get {
+    my ($path, @headers) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $srv->{port}, Timeout => 10)
+        or die "connect: $!";
+    print $s join("\r\n", "GET $path HTTP/1.0", 'Host: localhost',
+                  @headers, '', '');
+    local $/;
+    return <$s> // '';
+}
+
+my $first = get('/async?q=camping+tent&k=2');
+my ($etag) = $first =~ /^ETag: (\S+)\r$/m;
+like $first, qr/"source":"template"/, 'async: the template at once';
+
+my $later = '';
+for (1 .. 60) {
+    $later = get('/async?q=camping+tent&k=2', "If-None-Match: $etag");
+    last if $later =~ /"source":"cache"/;
+    select undef, undef, undef, 0.1;
+}
+
+like $later, qr{^HTTP/1\.1 200 }, 'the same items with the model\'s '
+    . 'narrative are not "not modified"';
+like $later, qr/"source":"cache"/, 'they carry the cached narrative';
+unlike $later, qr/^ETag: \Q$etag\E\r$/m, 'under another ETag';
 
 Examples::stop($srv);
 
