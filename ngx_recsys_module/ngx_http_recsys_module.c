@@ -293,9 +293,9 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
 
     { ngx_string("recsys_llm_api_key_file"),
       NGX_HTTP_RECSYS_LLM_CONF,
-      ngx_http_recsys_llm_api_key_file,
+      ngx_http_recsys_api_key_file,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.authorization),
       NULL },
 
     { ngx_string("recsys_llm_model"),
