@@ -71,7 +71,6 @@ static ngx_int_t ngx_http_recsys_llm_use(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, ngx_str_t *value, const char *source);
 static const char *ngx_http_recsys_llm_strdup(ngx_pool_t *pool,
     const char *s);
-static void ngx_http_recsys_llm_count(ngx_uint_t family, const char *label);
 
 
 void
@@ -960,7 +959,8 @@ ngx_http_recsys_llm_error(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "recsys: LLM call failed: %s", reason);
 
-    ngx_http_recsys_llm_count(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS, reason);
+    ngx_http_recsys_metrics_count_label(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,
+                                        reason);
 
     ngx_http_recsys_cache_put(r, &call->cache_key, NULL,
                               rlcf->llm.negative_ttl, 1);
@@ -1068,18 +1068,6 @@ ngx_http_recsys_llm_use(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     ctx->narrative_source = source;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_recsys_llm_count(ngx_uint_t family, const char *label)
-{
-    ngx_str_t  labels[1];
-
-    labels[0].data = (u_char *) label;
-    labels[0].len = ngx_strlen(label);
-
-    ngx_http_recsys_metrics_count(family, labels, 1);
 }
 
 

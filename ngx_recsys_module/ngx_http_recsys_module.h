@@ -85,6 +85,24 @@ typedef struct {
 } ngx_http_recsys_llm_conf_t;
 
 
+/* recsys_embed_location: the URI and, in each worker, its circuit */
+typedef struct {
+    ngx_str_t                    uri;
+    ngx_uint_t                   fails;     /* calls failed in a row */
+    ngx_msec_t                   retry_at;  /* once open: calls resume */
+} ngx_http_recsys_embed_endpoint_t;
+
+
+typedef struct {
+    ngx_http_recsys_embed_endpoint_t  *endpoint;   /* NULL: none */
+    ngx_str_t                    authorization;  /* "Bearer " + the key */
+    ngx_str_t                    model;          /* "": the index's */
+    ngx_msec_t                   timeout;
+    size_t                       max_response;
+    time_t                       cache_ttl;
+} ngx_http_recsys_embed_conf_t;
+
+
 typedef struct {
     ngx_http_recsys_index_t     *index;
     ngx_http_complex_value_t    *use_profile;
@@ -109,6 +127,7 @@ typedef struct {
     time_t                       cache_stale;
     ngx_flag_t                   cache;       /* recsys_cache: results */
     ngx_http_recsys_llm_conf_t   llm;
+    ngx_http_recsys_embed_conf_t embed;
     ngx_flag_t                   personalize;
     ngx_int_t                    history_weight;    /* thousandths */
     ngx_uint_t                   history_length;
@@ -122,6 +141,7 @@ typedef struct {
 
 typedef struct ngx_http_recsys_fetch_s  ngx_http_recsys_fetch_t;
 typedef struct ngx_http_recsys_llm_wait_s  ngx_http_recsys_llm_wait_t;
+typedef struct ngx_http_recsys_embed_wait_s  ngx_http_recsys_embed_wait_t;
 
 
 #define NGX_HTTP_RECSYS_PHASE_PREPARE    0   /* lookups before ranking */
@@ -164,6 +184,7 @@ typedef struct {
     const char                  *summary;     /* NULL: the template's */
     const char                 **reasons;
     ngx_http_recsys_llm_wait_t  *llm;
+    ngx_http_recsys_embed_wait_t  *embed;     /* the query's model vector */
 
     ngx_http_recsys_fetch_t     *fetch;       /* on a subrequest of ours */
     ngx_uint_t                   calls_running;  /* fetches of r, which
@@ -176,6 +197,7 @@ typedef struct {
     unsigned                     answered:1;
     unsigned                     deadline_cleanup:1;
     unsigned                     cached:1;    /* the result came cached */
+    unsigned                     embed_cached:1;  /* the vector did */
 } ngx_http_recsys_ctx_t;
 
 
@@ -211,6 +233,9 @@ typedef enum {
     NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,     /* gauge */
     NGX_HTTP_RECSYS_METRIC_POPULARITY_REFRESHES,  /* {result} */
     NGX_HTTP_RECSYS_METRIC_POPULARITY_ITEMS,  /* gauge */
+    NGX_HTTP_RECSYS_METRIC_EMBED_CALLS,
+    NGX_HTTP_RECSYS_METRIC_EMBED_ERRORS,      /* {reason} */
+    NGX_HTTP_RECSYS_METRIC_EMBED_SECONDS,     /* histogram */
     NGX_HTTP_RECSYS_METRIC_NFAMILIES
 } ngx_http_recsys_metric_e;
 
@@ -356,6 +381,17 @@ ngx_int_t ngx_http_recsys_llm_init_main(ngx_conf_t *cf,
 ngx_int_t ngx_http_recsys_narrative(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 
+char *ngx_http_recsys_embed_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_recsys_embed_create_conf(ngx_http_recsys_embed_conf_t *conf);
+ngx_int_t ngx_http_recsys_embed_merge(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf, ngx_http_recsys_loc_conf_t *prev);
+/* the model a location embeds queries with; empty: none */
+void ngx_http_recsys_embed_model(ngx_http_request_t *r, ngx_str_t *model);
+/* the query's model vector into ctx->req, or started (ctx->pending) */
+ngx_int_t ngx_http_recsys_embed_query(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+
 char *ngx_http_recsys_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_recsys_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -366,6 +402,8 @@ ngx_int_t ngx_http_recsys_metrics_init(ngx_conf_t *cf);
  */
 void ngx_http_recsys_metrics_count(ngx_uint_t family, ngx_str_t *labels,
     ngx_uint_t n);
+void ngx_http_recsys_metrics_count_label(ngx_uint_t family,
+    const char *label);
 void ngx_http_recsys_metrics_observe(ngx_uint_t family, ngx_str_t *labels,
     double seconds);
 void ngx_http_recsys_metrics_set(ngx_uint_t family, ngx_str_t *labels,
