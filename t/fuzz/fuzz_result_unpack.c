@@ -9,7 +9,8 @@
  * mutations reach the structure behind it.  Whatever unpacks must hold
  * what the renderer relies on (items below the index size, promotions and
  * boosts of the profile, an embed source it can name, NUL-terminated
- * UTF-8 strings of the stated lengths) and must pack back to exactly the same bytes.
+ * UTF-8 strings of the stated lengths) and must pack back to exactly the
+ * same bytes.
  *
  * Build and run from the project root:
  *
