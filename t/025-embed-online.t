@@ -105,7 +105,7 @@ add_block_preprocessor(sub {
 repeat_each(1);
 
 # every request of a block is checked: counted once, by running it
-plan tests => repeat_each() * 219;
+plan tests => repeat_each() * 235;
 
 no_long_string();
 no_shuffle();
@@ -598,3 +598,29 @@ X-Recsys-Degraded: embed
 --- no_error_log
 [error]
 --- timeout: 1.2
+
+
+
+=== TEST 22: recsys_embed_timeout 0 never waits: the call fills the cache for the next request
+--- http_config
+    recsys_index $TEST_NGINX_MODEL_INDEX;
+    recsys_cache_zone recsys_cache:1m;
+--- config
+    location = /recs {
+        recsys;
+        recsys_embed_location /_embed;
+        recsys_embed_timeout 0;
+        add_header X-Embed $recsys_embed_source;
+    }
+--- request eval
+["POST /_reset", "GET /recs?q=desk+lamp&k=2", "GET /recs?q=desk+lamp&k=2",
+ "GET /_stats"]
+--- wait: 0.3
+--- response_headers eval
+["", "X-Embed: lexical_fallback\nX-Recsys-Degraded: embed",
+ "X-Embed: cache\n!X-Recsys-Degraded", ""]
+--- response_body_like eval
+[qr/./, qr/"embed_source":"lexical_fallback"/, qr/"embed_source":"model"/,
+ qr/"requests":"1"/]
+--- no_error_log
+[error]
