@@ -18,24 +18,15 @@ latency=${EMBED_LATENCY_MS:-20}
 dim=${EMBED_DIM:-64}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
+. "$repo/bench/lib.sh"
+
 mkdir -p "$dir/logs" "$dir/tmp"
 
 if [ ! -f "$dir/catalog-$n.jsonl" ]; then
     "$cli" gen --n "$n" --seed 11 --out "$dir/catalog-$n.jsonl"
 fi
 
-rm -f "$dir/mock.port"
-perl "$repo/t/embed-mock.pl" --port 0 --port-file "$dir/mock.port" \
-    --state "$dir/mock-state" --dim "$dim" --latency-ms "$latency" --quiet &
-mock=$!
-trap 'kill $mock 2>/dev/null; wait $mock 2>/dev/null || true' EXIT
-
-for _ in $(seq 100); do
-    [ -f "$dir/mock.port" ] && break
-    sleep 0.05
-done
-
-mock_port=$(cat "$dir/mock.port")
+start_mock "$dir" "$dim" "$latency"
 mock_url="http://127.0.0.1:$mock_port"
 
 # the build needs no added latency
@@ -45,22 +36,10 @@ rm -rf "$dir/index-$n"
     --model mock --concurrency 4 --quiet
 
 echo "== machine"
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+machine
 echo "$("$nginx_bin" -v 2>&1), 2 workers; mock: dim $dim, $latency ms added per call"
 
-cat > "$dir/nginx.conf" <<CONF
-load_module $module;
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path tmp/client_body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
+{ nginx_conf_head "$module"; cat <<CONF; } > "$dir/nginx.conf"
     recsys_index $dir/index-$n;
     recsys_cache_zone recsys_cache:64m;
     recsys_metrics_zone recsys_metrics:1m;
