@@ -6,6 +6,7 @@
 #   make demo       10,000-item demo on 127.0.0.1:8080
 #   make bench      100,000-item benchmark with wrk
 #   make bench-embed  offline embedding throughput against the mock model
+#   make bench-embed-online  query embedding: cache hits, misses, lexical
 #
 # NGINX_SRC defaults to Debian's configure tree (package nginx-dev), so the
 # module loads into the stock /usr/sbin/nginx; point it at an nginx source
@@ -53,7 +54,7 @@ BENCH_N    ?= 100000
 EMBED_N    ?= 10000
 
 .PHONY: all deps check-deps test unit-test nginx-test browser-test demo bench \
-        bench-embed clean
+        bench-embed bench-embed-online clean
 
 all: check-deps $(MODULE) $(CLI)
 
@@ -165,6 +166,10 @@ bench: all
 
 bench-embed: all
 	bash bench/run-embed-bench.sh $(CLI) $(BUILD)/bench-embed $(EMBED_N)
+
+bench-embed-online: all
+	bash bench/run-embed-online-bench.sh $(NGINX_BIN) $(MODULE) $(CLI) \
+	    $(BUILD)/bench-embed-online $(EMBED_N)
 
 clean:
 	rm -rf $(BUILD) t/servroot

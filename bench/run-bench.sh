@@ -13,6 +13,8 @@ port=${BENCH_PORT:-8089}
 duration=${BENCH_DURATION:-10s}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
+. "$repo/bench/lib.sh"
+
 mkdir -p "$dir/logs" "$dir/tmp"
 
 if [ ! -f "$dir/catalog-$n.jsonl" ]; then
@@ -25,26 +27,14 @@ if [ ! -f "$dir/index-$n/manifest.json" ]; then
 fi
 
 echo "== machine"
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+machine
 echo "$(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr), $("$nginx_bin" -v 2>&1)"
 
 echo
 echo "== recsys-index bench (one core, no HTTP)"
 "$cli" bench "$dir/index-$n" --iterations 20000
 
-cat > "$dir/nginx.conf" <<CONF
-load_module $module;
-worker_processes 2;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path tmp/client_body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
+{ nginx_conf_head "$module"; cat <<CONF; } > "$dir/nginx.conf"
     recsys_index $dir/index-$n;
     server {
         listen 127.0.0.1:$port;

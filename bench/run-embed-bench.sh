@@ -14,27 +14,19 @@ dim=${EMBED_DIM:-64}
 batch=${EMBED_BATCH:-64}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
+. "$repo/bench/lib.sh"
+
 mkdir -p "$dir"
 
 if [ ! -f "$dir/catalog-$n.jsonl" ]; then
     "$cli" gen --n "$n" --seed 11 --out "$dir/catalog-$n.jsonl"
 fi
 
-rm -f "$dir/mock.port"
-perl "$repo/t/embed-mock.pl" --port 0 --port-file "$dir/mock.port" \
-    --state "$dir/mock-state" --dim "$dim" --latency-ms "$latency" --quiet &
-mock=$!
-trap 'kill $mock 2>/dev/null; wait $mock 2>/dev/null || true' EXIT
-
-for _ in $(seq 100); do
-    [ -f "$dir/mock.port" ] && break
-    sleep 0.05
-done
-
-url="http://127.0.0.1:$(cat "$dir/mock.port")/v1/embeddings"
+start_mock "$dir" "$dim" "$latency"
+url="http://127.0.0.1:$mock_port/v1/embeddings"
 
 echo "== machine"
-echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+machine
 echo "mock: dim $dim, $latency ms added per request"
 echo "$n items in batches of $batch"
 

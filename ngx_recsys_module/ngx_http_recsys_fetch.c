@@ -11,6 +11,11 @@
  * Background subrequests stay out of the parent's postponed output, so
  * the parent can answer while a call is still running (a deadline passed,
  * or a cache fill nobody waits for).
+ *
+ * Requests that need the same answer share one call: a worker keeps its
+ * calls in flight in a tree by key (rmcf->calls), a request that finds
+ * its key there joins the call's waiters instead of calling again, and
+ * each waiter is woken in its own posted event when the answer is in.
  */
 
 
@@ -48,6 +53,9 @@ static ngx_int_t ngx_http_recsys_fetch_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_recsys_fetch_copy(ngx_http_recsys_fetch_t *f,
     ngx_buf_t *b, ngx_log_t *log);
+static void ngx_http_recsys_call_wake(ngx_event_t *ev);
+static void ngx_http_recsys_call_cleanup(void *data);
+static void ngx_http_recsys_call_wait_cleanup(void *data);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -373,4 +381,322 @@ ngx_http_recsys_fetch_copy(ngx_http_recsys_fetch_t *f, ngx_buf_t *b,
     f->body[f->len] = '\0';
 
     return NGX_OK;
+}
+
+
+/* rs_write_pt into r's pool: the pieces of a body, joined at the end */
+
+int
+ngx_http_recsys_body_write(const char *buf, size_t size, void *data)
+{
+    ngx_http_recsys_body_writer_t *wr = data;
+
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_create_temp_buf(wr->pool, size ? size : 1);
+    cl = ngx_alloc_chain_link(wr->pool);
+
+    if (b == NULL || cl == NULL) {
+        return -1;
+    }
+
+    b->last = ngx_cpymem(b->pos, buf, size);
+    cl->buf = b;
+    cl->next = NULL;
+
+    if (wr->last) {
+        wr->last->next = cl;
+
+    } else {
+        wr->first = cl;
+    }
+
+    wr->last = cl;
+    wr->size += size;
+
+    return 0;
+}
+
+
+/* a subrequest's body is one buffer */
+
+ngx_int_t
+ngx_http_recsys_body_join(ngx_http_recsys_body_writer_t *wr, ngx_str_t *body)
+{
+    u_char       *p;
+    ngx_chain_t  *cl;
+
+    p = ngx_pnalloc(wr->pool, wr->size ? wr->size : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = wr->first; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    body->len = wr->size;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Why a fetch handler's reply is no answer, as a metric label, or NULL for
+ * a complete 2xx reply.
+ */
+
+const char *
+ngx_http_recsys_fetch_failure(ngx_int_t rc, ngx_uint_t status)
+{
+    if (rc == NGX_DECLINED) {
+        return "too_large";
+    }
+
+    if (rc != NGX_OK) {
+        return status == NGX_HTTP_GATEWAY_TIME_OUT ? "upstream_timeout"
+               : (status >= 200 && status <= 299) ? "truncated"
+               : "unreachable";
+    }
+
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        return "rate_limited";
+    }
+
+    if (status < 200 || status > 299) {
+        return status >= 500 ? "http_5xx" : "http_4xx";
+    }
+
+    return NULL;
+}
+
+
+/* the call in flight for key in this worker, or NULL */
+
+ngx_http_recsys_call_t *
+ngx_http_recsys_call_find(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    return (ngx_http_recsys_call_t *)
+               ngx_str_rbtree_lookup(&rmcf->calls, key,
+                                     ngx_crc32_short(key->data, key->len));
+}
+
+
+/*
+ * POSTs body as call, a zeroed structure in r's pool, known by key (which
+ * lives as long as r's pool) until it ends.  The handler gets call as its
+ * data and ends it with ngx_http_recsys_call_end().
+ */
+
+ngx_int_t
+ngx_http_recsys_call_start(ngx_http_request_t *r, ngx_http_recsys_call_t *call,
+    ngx_str_t *key, ngx_str_t *uri, ngx_str_t *body,
+    ngx_str_t *authorization, size_t max, ngx_http_recsys_fetch_pt handler)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_recsys_ctx_t        *ctx;
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->r = r;
+    call->started = ngx_current_msec;
+    ngx_queue_init(&call->waiters);
+
+    call->node.str = *key;
+    call->node.node.key = ngx_crc32_short(key->data, key->len);
+
+    if (ngx_http_recsys_fetch(r, uri, body, authorization, max, handler,
+                              call, &call->fetch)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_recsys_call_cleanup;
+    cln->data = call;
+
+    ngx_rbtree_insert(&rmcf->calls, &call->node.node);
+    call->in_tree = 1;
+
+    /* the subrequest holds r's connection until it ends */
+    ctx->calls_running++;
+
+    return NGX_OK;
+}
+
+
+/* the answer is in: nobody joins the call any more */
+
+void
+ngx_http_recsys_call_end(ngx_http_recsys_call_t *call)
+{
+    ngx_http_recsys_ctx_t        *ctx;
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    if (call->in_tree) {
+        rmcf = ngx_http_get_module_main_conf(call->r, ngx_http_recsys_module);
+        ngx_rbtree_delete(&rmcf->calls, &call->node.node);
+        call->in_tree = 0;
+    }
+
+    ctx = ngx_http_get_module_ctx(call->r, ngx_http_recsys_module);
+    ctx->calls_running--;
+}
+
+
+/*
+ * The waiters of an ended call one by one, out of its queue; the caller
+ * gives each its answer and posts its done event.  NULL: none left.
+ */
+
+ngx_http_recsys_call_wait_t *
+ngx_http_recsys_call_next(ngx_http_recsys_call_t *call)
+{
+    ngx_queue_t                  *q;
+    ngx_http_recsys_call_wait_t  *w;
+
+    if (ngx_queue_empty(&call->waiters)) {
+        return NULL;
+    }
+
+    q = ngx_queue_head(&call->waiters);
+    ngx_queue_remove(q);
+
+    w = ngx_queue_data(q, ngx_http_recsys_call_wait_t, queue);
+    w->call = NULL;
+
+    return w;
+}
+
+
+/* w->r waits for call, counted in its ctx->pending until w->done runs */
+
+ngx_int_t
+ngx_http_recsys_call_join(ngx_http_recsys_call_t *call,
+    ngx_http_recsys_call_wait_t *w)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_recsys_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(w->r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_recsys_call_wait_cleanup;
+    cln->data = w;
+
+    w->call = call;
+    w->done.handler = ngx_http_recsys_call_wake;
+    w->done.data = w;
+    w->done.log = w->r->connection->log;
+
+    ngx_queue_insert_tail(&call->waiters, &w->queue);
+
+    ctx = ngx_http_get_module_ctx(w->r, ngx_http_recsys_module);
+    ctx->pending++;
+    w->counted = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * For the deadline of w's phase: NGX_OK when the answer came in this very
+ * event loop turn (it is used), NGX_DECLINED when w gives up on it (the
+ * call goes on), NGX_DONE when w is not waiting any more.
+ */
+
+ngx_int_t
+ngx_http_recsys_call_leave(ngx_http_recsys_call_wait_t *w)
+{
+    ngx_int_t               rc;
+    ngx_http_recsys_ctx_t  *ctx;
+
+    if (!w->counted) {
+        return NGX_DONE;
+    }
+
+    if (w->call != NULL) {
+        ngx_queue_remove(&w->queue);
+        w->call = NULL;
+    }
+
+    rc = NGX_DECLINED;
+
+    if (w->done.posted) {
+        ngx_delete_posted_event(&w->done);
+        rc = NGX_OK;
+    }
+
+    w->counted = 0;
+
+    ctx = ngx_http_get_module_ctx(w->r, ngx_http_recsys_module);
+    ctx->pending--;
+
+    return rc;
+}
+
+
+static void
+ngx_http_recsys_call_wake(ngx_event_t *ev)
+{
+    ngx_http_recsys_call_wait_t *w = ev->data;
+
+    w->counted = 0;
+    ngx_http_recsys_wake(w->r, 1);
+}
+
+
+/* the request that started a call is freed: nobody can finish it now */
+
+static void
+ngx_http_recsys_call_cleanup(void *data)
+{
+    ngx_http_recsys_call_t *call = data;
+
+    ngx_http_recsys_main_conf_t  *rmcf;
+
+    ngx_http_recsys_fetch_abandon(call->fetch);
+
+    if (call->in_tree) {
+        rmcf = ngx_http_get_module_main_conf(call->r, ngx_http_recsys_module);
+        ngx_rbtree_delete(&rmcf->calls, &call->node.node);
+        call->in_tree = 0;
+    }
+
+    /* waiters keep their deadlines and go on without the answer */
+    while (ngx_http_recsys_call_next(call) != NULL) {
+        /* void */
+    }
+}
+
+
+static void
+ngx_http_recsys_call_wait_cleanup(void *data)
+{
+    ngx_http_recsys_call_wait_t *w = data;
+
+    if (w->call != NULL) {
+        ngx_queue_remove(&w->queue);
+        w->call = NULL;
+    }
+
+    if (w->done.posted) {
+        ngx_delete_posted_event(&w->done);
+    }
 }

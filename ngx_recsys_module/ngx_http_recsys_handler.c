@@ -152,7 +152,11 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
 }
 
 
-/* starts what ranking needs from Redis: each lookup counts in pending */
+/*
+ * Starts what ranking needs from Redis and the embedding model: each
+ * lookup counts in pending.  The query's vector is looked for once the
+ * result cache has missed: an answer from the cache needs none.
+ */
 
 static ngx_int_t
 ngx_http_recsys_prepare(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
@@ -191,7 +195,7 @@ ngx_http_recsys_prepare(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     }
 
     if (!rlcf->cache) {
-        return NGX_OK;
+        return ngx_http_recsys_embed_query(r, ctx);
     }
 
     /*
@@ -200,10 +204,21 @@ ngx_http_recsys_prepare(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
      */
     if (ctx->explain || (rlcf->personalize && ctx->user.len)) {
         ngx_str_set(&ctx->cache_status, "BYPASS");
+        return ngx_http_recsys_embed_query(r, ctx);
+    }
+
+    rc = ngx_http_recsys_result_lookup(r, ctx);
+
+    if (rc == NGX_AGAIN) {
+        /* Redis has the result or not: the vector waits for its word */
         return NGX_OK;
     }
 
-    return ngx_http_recsys_result_lookup(r, ctx);
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_recsys_embed_query(r, ctx);
 }
 
 
@@ -229,10 +244,10 @@ ngx_http_recsys_history_done(ngx_http_request_t *r, void *data,
 
 
 /*
- * A cached result: shared memory first, then Redis.  A stale entry is
- * ranked afresh by the one request that got STALE while the others serve
- * it (UPDATING); ranking costs about a millisecond, so a miss in both
- * tiers is no reason to wait any longer.
+ * A cached result: shared memory first, then Redis (NGX_AGAIN: asked).
+ * A stale entry is ranked afresh by the one request that got STALE while
+ * the others serve it (UPDATING); ranking costs about a millisecond, so a
+ * miss in both tiers is no reason to wait any longer.
  */
 
 static ngx_int_t
@@ -282,7 +297,7 @@ ngx_http_recsys_result_lookup(ngx_http_request_t *r,
 
     if (rc == NGX_OK) {
         ctx->pending++;
-        return NGX_OK;
+        return NGX_AGAIN;
     }
 
     if (rc == NGX_ERROR) {
@@ -319,6 +334,9 @@ ngx_http_recsys_result_fetched(ngx_http_request_t *r, void *data,
     {
         ngx_str_set(&ctx->cache_status, "HIT");
     }
+
+    /* out of memory, the query goes lexical: nothing else to fail here */
+    (void) ngx_http_recsys_embed_query(r, ctx);
 
     ngx_http_recsys_wake(r, 1);
 }
@@ -382,7 +400,9 @@ ngx_http_recsys_result_store(ngx_http_request_t *r,
 /*
  * Everything the engine ranks with, in a fixed order; the profile and the
  * index version are added by ngx_http_recsys_cache_key(), the overlay's
- * batch here, so a price patch is never answered from before it.
+ * batch here, so a price patch is never answered from before it, and the
+ * model that embeds the query, so answers of the lexical companion by
+ * configuration and answers of a model never meet.
  */
 
 static ngx_int_t
@@ -390,7 +410,7 @@ ngx_http_recsys_result_key(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 {
     u_char              *p;
     size_t               len, i;
-    ngx_str_t            parts[2];
+    ngx_str_t            parts[3];
     const rs_filter_t   *f;
     const rs_request_t  *req;
 
@@ -446,7 +466,9 @@ ngx_http_recsys_result_key(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     parts[0].data = (u_char *) req->text;
     parts[0].len = req->text_len;
 
-    return ngx_http_recsys_cache_key(r, "result", req->profile, parts, 2,
+    ngx_http_recsys_embed_model(r, &parts[2]);
+
+    return ngx_http_recsys_cache_key(r, "result", req->profile, parts, 3,
                                      &ctx->cache_key);
 }
 
@@ -551,11 +573,23 @@ ngx_http_recsys_rank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     ctx->us_rank = ctx->result.us_rank;
     ctx->cold_start = ctx->result.cold_start;
 
+    /*
+     * The model's vector was wanted and did not come.  Such an answer is
+     * not the one the cache key stands for, so it is not stored.
+     */
+    if (ctx->result.embed_source == RS_SOURCE_LEXICAL
+        && rlcf->embed.endpoint != NULL)
+    {
+        ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_EMBED;
+    }
+
     if (ngx_http_recsys_set_items(r, ctx, engine, &ctx->result) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->cache_key.len) {
+    if (ctx->cache_key.len
+        && !(ctx->degraded & NGX_HTTP_RECSYS_DEGRADED_EMBED))
+    {
         ngx_http_recsys_result_store(r, ctx);
     }
 

@@ -108,12 +108,12 @@ ngx_http_recsys_index_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    /* whoever reads the log must see that queries are not the model's */
+    /* whoever reads the log must see how queries are searched */
     ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
                   "recsys_index \"%V\": %uD items, version %s, %s index "
-                  "embedded by model \"%s\" at %s (dim %uD); queries are "
-                  "embedded by the built-in embedder into its lexical "
-                  "companion (dim %uD)",
+                  "embedded by model \"%s\" at %s (dim %uD); queries "
+                  "without a vector from recsys_embed_location go to its "
+                  "lexical companion (dim %uD)",
                   &path, rs_engine_store(index->engine)->count,
                   rs_engine_version(index->engine),
                   rs_engine_index_type(index->engine), model->model,

@@ -26,24 +26,11 @@
 
 /* one call in flight, in the pool of the request that started it */
 typedef struct {
-    ngx_str_node_t                   node;      /* in rmcf->llm_calls */
-    ngx_queue_t                      waiters;
-    ngx_http_request_t              *r;
-    ngx_http_recsys_fetch_t         *fetch;
+    ngx_http_recsys_call_t           call;      /* first */
     rs_llm_item_t                   *items;
     size_t                           nitems;
     ngx_str_t                        cache_key;
-    ngx_msec_t                       started;
-    unsigned                         in_tree:1;
 } ngx_http_recsys_llm_call_t;
-
-
-typedef struct {
-    ngx_pool_t   *pool;
-    ngx_chain_t  *first;
-    ngx_chain_t  *last;
-    size_t        size;
-} ngx_http_recsys_llm_writer_t;
 
 
 /* a rerank call of a request, in its pool */
@@ -60,10 +47,7 @@ struct ngx_http_recsys_rerank_s {
 
 /* a request that needs a narrative, in its own pool */
 struct ngx_http_recsys_llm_wait_s {
-    ngx_queue_t                      queue;     /* in call->waiters */
-    ngx_http_request_t              *r;
-    ngx_http_recsys_llm_call_t      *call;
-    ngx_event_t                      done;      /* wakes r, posted */
+    ngx_http_recsys_call_wait_t      wait;      /* first */
     rs_llm_item_t                   *items;
     size_t                           nitems;
     ngx_str_t                        cache_key;
@@ -76,8 +60,6 @@ static ngx_int_t ngx_http_recsys_llm_read_file(ngx_conf_t *cf,
     ngx_str_t *path, size_t max, ngx_str_t *text);
 static rs_llm_item_t *ngx_http_recsys_llm_items(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, size_t n);
-static ngx_int_t ngx_http_recsys_llm_join_body(ngx_http_request_t *r,
-    ngx_http_recsys_llm_writer_t *wr, ngx_str_t *body);
 static void ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data,
     ngx_int_t rc, ngx_uint_t status, ngx_str_t *body);
 static void ngx_http_recsys_rerank_expired(ngx_http_request_t *r);
@@ -95,8 +77,6 @@ static ngx_http_recsys_llm_call_t *ngx_http_recsys_llm_start(
     ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_llm_body(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, ngx_str_t *body);
-static int ngx_http_recsys_llm_write(const char *buf, size_t size,
-    void *data);
 static void ngx_http_recsys_llm_reply(ngx_http_request_t *r, void *data,
     ngx_int_t rc, ngx_uint_t status, ngx_str_t *body);
 static ngx_int_t ngx_http_recsys_llm_accept(ngx_http_request_t *r,
@@ -107,17 +87,11 @@ static void ngx_http_recsys_llm_failed(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call);
 static void ngx_http_recsys_llm_finish(ngx_http_recsys_llm_call_t *call,
     ngx_str_t *value);
-static ngx_int_t ngx_http_recsys_llm_join(ngx_http_recsys_llm_call_t *call,
-    ngx_http_recsys_llm_wait_t *w);
-static void ngx_http_recsys_llm_wake(ngx_event_t *ev);
 static void ngx_http_recsys_llm_expired(ngx_http_request_t *r);
-static void ngx_http_recsys_llm_cleanup_call(void *data);
-static void ngx_http_recsys_llm_cleanup_wait(void *data);
 static ngx_int_t ngx_http_recsys_llm_use(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, ngx_str_t *value, const char *source);
 static const char *ngx_http_recsys_llm_strdup(ngx_pool_t *pool,
     const char *s);
-static void ngx_http_recsys_llm_count(ngx_uint_t family, const char *label);
 
 
 void
@@ -215,7 +189,7 @@ ngx_int_t
 ngx_http_recsys_llm_init_main(ngx_conf_t *cf,
     ngx_http_recsys_main_conf_t *rmcf)
 {
-    ngx_rbtree_init(&rmcf->llm_calls, &rmcf->llm_sentinel,
+    ngx_rbtree_init(&rmcf->calls, &rmcf->calls_sentinel,
                     ngx_str_rbtree_insert_value);
 
     return NGX_OK;
@@ -225,16 +199,17 @@ ngx_http_recsys_llm_init_main(ngx_conf_t *cf,
 /* the file holds the key alone; whitespace around it is dropped */
 
 char *
-ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_recsys_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_recsys_loc_conf_t *rlcf = conf;
+    char  *c = conf;
 
     u_char     *p, *start, *end;
     ssize_t     n;
-    ngx_str_t  *value, path, text;
+    ngx_str_t  *value, path, text, *authorization;
 
-    if (rlcf->llm.authorization.data != NULL) {
+    authorization = (ngx_str_t *) (c + cmd->offset);
+
+    if (authorization->data != NULL) {
         return "is duplicate";
     }
 
@@ -282,8 +257,8 @@ ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_memcpy(ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1), start,
                end - start);
 
-    rlcf->llm.authorization.data = p;
-    rlcf->llm.authorization.len = sizeof("Bearer ") - 1 + (end - start);
+    authorization->data = p;
+    authorization->len = sizeof("Bearer ") - 1 + (end - start);
 
     return NGX_CONF_OK;
 }
@@ -556,7 +531,7 @@ ngx_http_recsys_narrative(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     }
 
     ctx->llm = w;
-    w->r = r;
+    w->wait.r = r;
 
     rc = ngx_http_recsys_llm_prepare(r, ctx, w);
     if (rc != NGX_OK) {
@@ -783,16 +758,12 @@ static ngx_int_t
 ngx_http_recsys_llm_miss(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     ngx_uint_t stale)
 {
-    uint32_t                      hash;
     ngx_str_t                     key;
-    ngx_str_node_t               *node;
     ngx_http_recsys_llm_call_t   *call;
     ngx_http_recsys_llm_wait_t   *w;
     ngx_http_recsys_loc_conf_t   *rlcf;
-    ngx_http_recsys_main_conf_t  *rmcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
-    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
     w = ctx->llm;
 
     if (rlcf->llm.mode == NGX_HTTP_RECSYS_NARRATIVE_CACHED) {
@@ -801,14 +772,10 @@ ngx_http_recsys_llm_miss(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
     key.data = (u_char *) w->key;
     key.len = NGX_HTTP_RECSYS_LLM_KEY_LEN;
-    hash = ngx_crc32_short(key.data, key.len);
 
-    node = ngx_str_rbtree_lookup(&rmcf->llm_calls, &key, hash);
+    call = (ngx_http_recsys_llm_call_t *) ngx_http_recsys_call_find(r, &key);
 
-    if (node != NULL) {
-        call = (ngx_http_recsys_llm_call_t *) node;
-
-    } else {
+    if (call == NULL) {
         call = ngx_http_recsys_llm_start(r, ctx);
 
         if (call == NULL) {
@@ -823,11 +790,10 @@ ngx_http_recsys_llm_miss(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ngx_http_recsys_llm_join(call, w) != NGX_OK) {
+    if (ngx_http_recsys_call_join(&call->call, &w->wait) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ctx->pending++;
     ngx_http_recsys_wait_until(r, rlcf->llm.timeout,
                                ngx_http_recsys_llm_expired);
 
@@ -838,53 +804,35 @@ ngx_http_recsys_llm_miss(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 static ngx_http_recsys_llm_call_t *
 ngx_http_recsys_llm_start(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 {
-    ngx_str_t                     body;
-    ngx_pool_cleanup_t           *cln;
+    ngx_str_t                     body, key;
     ngx_http_recsys_llm_call_t   *call;
     ngx_http_recsys_llm_wait_t   *w;
     ngx_http_recsys_loc_conf_t   *rlcf;
-    ngx_http_recsys_main_conf_t  *rmcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
-    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
     w = ctx->llm;
 
     call = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_llm_call_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    if (call == NULL || cln == NULL
-        || ngx_http_recsys_llm_body(r, ctx, &body) != NGX_OK)
-    {
+    if (call == NULL || ngx_http_recsys_llm_body(r, ctx, &body) != NGX_OK) {
         return NULL;
     }
 
-    call->r = r;
     call->items = w->items;
     call->nitems = w->nitems;
     call->cache_key = w->cache_key;
-    call->started = ngx_current_msec;
-    ngx_queue_init(&call->waiters);
 
-    call->node.str.data = (u_char *) w->key;
-    call->node.str.len = NGX_HTTP_RECSYS_LLM_KEY_LEN;
-    call->node.node.key = ngx_crc32_short(call->node.str.data,
-                                          call->node.str.len);
+    key.data = (u_char *) w->key;
+    key.len = NGX_HTTP_RECSYS_LLM_KEY_LEN;
 
-    if (ngx_http_recsys_fetch(r, &rlcf->llm.location, &body,
-                              &rlcf->llm.authorization,
-                              rlcf->llm.max_response,
-                              ngx_http_recsys_llm_reply, call, &call->fetch)
+    if (ngx_http_recsys_call_start(r, &call->call, &key, &rlcf->llm.location,
+                                   &body, &rlcf->llm.authorization,
+                                   rlcf->llm.max_response,
+                                   ngx_http_recsys_llm_reply)
         != NGX_OK)
     {
         return NULL;
     }
-
-    cln->handler = ngx_http_recsys_llm_cleanup_call;
-    cln->data = call;
-
-    ngx_rbtree_insert(&rmcf->llm_calls, &call->node.node);
-    call->in_tree = 1;
-    ctx->calls_running = 1;
 
     ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_CALLS, NULL, 1);
 
@@ -896,10 +844,10 @@ static ngx_int_t
 ngx_http_recsys_llm_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     ngx_str_t *body)
 {
-    rs_llm_intent_t               intent;
-    rs_llm_config_t               config;
-    ngx_http_recsys_llm_writer_t  wr;
-    ngx_http_recsys_loc_conf_t   *rlcf;
+    rs_llm_intent_t                 intent;
+    rs_llm_config_t                 config;
+    ngx_http_recsys_loc_conf_t     *rlcf;
+    ngx_http_recsys_body_writer_t   wr;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
 
@@ -913,77 +861,18 @@ ngx_http_recsys_llm_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ngx_memzero(&wr, sizeof(ngx_http_recsys_llm_writer_t));
+    ngx_memzero(&wr, sizeof(ngx_http_recsys_body_writer_t));
     wr.pool = r->pool;
 
     if (rs_llm_request_json(&config, rlcf->llm.prompt, &intent,
-                            ctx->llm->items,
-                            ctx->llm->nitems, ngx_http_recsys_llm_write, &wr)
+                            ctx->llm->items, ctx->llm->nitems,
+                            ngx_http_recsys_body_write, &wr)
         != 0)
     {
         return NGX_ERROR;
     }
 
-    return ngx_http_recsys_llm_join_body(r, &wr, body);
-}
-
-
-/* the subrequest's body is one buffer */
-
-static ngx_int_t
-ngx_http_recsys_llm_join_body(ngx_http_request_t *r,
-    ngx_http_recsys_llm_writer_t *wr, ngx_str_t *body)
-{
-    u_char       *p;
-    ngx_chain_t  *cl;
-
-    p = ngx_pnalloc(r->pool, wr->size + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-
-    for (cl = wr->first; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
-
-    body->len = wr->size;
-
-    return NGX_OK;
-}
-
-
-static int
-ngx_http_recsys_llm_write(const char *buf, size_t size, void *data)
-{
-    ngx_http_recsys_llm_writer_t *wr = data;
-
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    b = ngx_create_temp_buf(wr->pool, size ? size : 1);
-    cl = ngx_alloc_chain_link(wr->pool);
-
-    if (b == NULL || cl == NULL) {
-        return -1;
-    }
-
-    b->last = ngx_cpymem(b->pos, buf, size);
-    cl->buf = b;
-    cl->next = NULL;
-
-    if (wr->last) {
-        wr->last->next = cl;
-
-    } else {
-        wr->first = cl;
-    }
-
-    wr->last = cl;
-    wr->size += size;
-
-    return 0;
+    return ngx_http_recsys_body_join(&wr, body);
 }
 
 
@@ -993,34 +882,17 @@ ngx_http_recsys_llm_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
 {
     ngx_http_recsys_llm_call_t *call = data;
 
-    ngx_str_t  value;
+    ngx_str_t    value;
+    const char  *failure;
 
     ngx_http_recsys_metrics_observe(NGX_HTTP_RECSYS_METRIC_LLM_SECONDS, NULL,
-                                    (ngx_current_msec - call->started)
+                                    (ngx_current_msec - call->call.started)
                                     / 1000.0);
 
-    if (rc == NGX_DECLINED) {
-        ngx_http_recsys_llm_error(r, call, "too_large");
-        return;
-    }
+    failure = ngx_http_recsys_fetch_failure(rc, status);
 
-    if (rc != NGX_OK) {
-        ngx_http_recsys_llm_error(r, call,
-                                  status == NGX_HTTP_GATEWAY_TIME_OUT
-                                  ? "upstream_timeout"
-                                  : (status >= 200 && status <= 299)
-                                    ? "truncated" : "unreachable");
-        return;
-    }
-
-    if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
-        ngx_http_recsys_llm_error(r, call, "rate_limited");
-        return;
-    }
-
-    if (status < 200 || status > 299) {
-        ngx_http_recsys_llm_error(r, call, status >= 500 ? "http_5xx"
-                                                         : "http_4xx");
+    if (failure != NULL) {
+        ngx_http_recsys_llm_error(r, call, failure);
         return;
     }
 
@@ -1132,7 +1004,8 @@ ngx_http_recsys_llm_error(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "recsys: LLM call failed: %s", reason);
 
-    ngx_http_recsys_llm_count(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS, reason);
+    ngx_http_recsys_metrics_count_label(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,
+                                        reason);
 
     ngx_http_recsys_llm_failed(r, call);
 }
@@ -1166,27 +1039,12 @@ static void
 ngx_http_recsys_llm_finish(ngx_http_recsys_llm_call_t *call,
     ngx_str_t *value)
 {
-    ngx_queue_t                  *q;
     ngx_http_recsys_ctx_t        *ctx;
-    ngx_http_recsys_llm_wait_t   *w;
-    ngx_http_recsys_main_conf_t  *rmcf;
+    ngx_http_recsys_call_wait_t  *w;
 
-    if (call->in_tree) {
-        rmcf = ngx_http_get_module_main_conf(call->r, ngx_http_recsys_module);
-        ngx_rbtree_delete(&rmcf->llm_calls, &call->node.node);
-        call->in_tree = 0;
-    }
+    ngx_http_recsys_call_end(&call->call);
 
-    ctx = ngx_http_get_module_ctx(call->r, ngx_http_recsys_module);
-    ctx->calls_running = 0;
-
-    while (!ngx_queue_empty(&call->waiters)) {
-        q = ngx_queue_head(&call->waiters);
-        ngx_queue_remove(q);
-
-        w = ngx_queue_data(q, ngx_http_recsys_llm_wait_t, queue);
-        w->call = NULL;
-
+    while ((w = ngx_http_recsys_call_next(&call->call)) != NULL) {
         ctx = ngx_http_get_module_ctx(w->r, ngx_http_recsys_module);
 
         if (value == NULL) {
@@ -1204,38 +1062,6 @@ ngx_http_recsys_llm_finish(ngx_http_recsys_llm_call_t *call,
 }
 
 
-static ngx_int_t
-ngx_http_recsys_llm_join(ngx_http_recsys_llm_call_t *call,
-    ngx_http_recsys_llm_wait_t *w)
-{
-    ngx_pool_cleanup_t  *cln;
-
-    cln = ngx_pool_cleanup_add(w->r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_recsys_llm_cleanup_wait;
-    cln->data = w;
-
-    w->call = call;
-    w->done.handler = ngx_http_recsys_llm_wake;
-    w->done.data = w->r;
-    w->done.log = w->r->connection->log;
-
-    ngx_queue_insert_tail(&call->waiters, &w->queue);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_recsys_llm_wake(ngx_event_t *ev)
-{
-    ngx_http_recsys_wake(ev->data, 1);
-}
-
-
 /* recsys_llm_timeout passed: the template now, the call goes on */
 
 static void
@@ -1245,67 +1071,11 @@ ngx_http_recsys_llm_expired(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
 
-    if (ctx->llm->call != NULL) {
-        ngx_queue_remove(&ctx->llm->queue);
-        ctx->llm->call = NULL;
-    }
-
-    if (ctx->llm->done.posted) {
-        /* the narrative arrived in this very event loop turn: use it */
-        ngx_delete_posted_event(&ctx->llm->done);
-
-    } else {
+    /* NGX_OK: the narrative arrived in this very event loop turn */
+    if (ngx_http_recsys_call_leave(&ctx->llm->wait) == NGX_DECLINED) {
         ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_TIMEOUTS,
                                       NULL, 1);
         ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_LLM;
-    }
-
-    ctx->pending--;
-}
-
-
-/* the request that started a call is freed: nobody can finish it now */
-
-static void
-ngx_http_recsys_llm_cleanup_call(void *data)
-{
-    ngx_http_recsys_llm_call_t *call = data;
-
-    ngx_queue_t                  *q;
-    ngx_http_recsys_llm_wait_t   *w;
-    ngx_http_recsys_main_conf_t  *rmcf;
-
-    ngx_http_recsys_fetch_abandon(call->fetch);
-
-    if (call->in_tree) {
-        rmcf = ngx_http_get_module_main_conf(call->r, ngx_http_recsys_module);
-        ngx_rbtree_delete(&rmcf->llm_calls, &call->node.node);
-        call->in_tree = 0;
-    }
-
-    /* waiters keep their deadlines and answer with the template */
-    while (!ngx_queue_empty(&call->waiters)) {
-        q = ngx_queue_head(&call->waiters);
-        ngx_queue_remove(q);
-
-        w = ngx_queue_data(q, ngx_http_recsys_llm_wait_t, queue);
-        w->call = NULL;
-    }
-}
-
-
-static void
-ngx_http_recsys_llm_cleanup_wait(void *data)
-{
-    ngx_http_recsys_llm_wait_t *w = data;
-
-    if (w->call != NULL) {
-        ngx_queue_remove(&w->queue);
-        w->call = NULL;
-    }
-
-    if (w->done.posted) {
-        ngx_delete_posted_event(&w->done);
     }
 }
 
@@ -1382,7 +1152,7 @@ ngx_http_recsys_rerank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     rs_llm_intent_t              intent;
     rs_llm_config_t              config;
     ngx_http_recsys_rerank_t    *rr;
-    ngx_http_recsys_llm_writer_t wr;
+    ngx_http_recsys_body_writer_t   wr;
     ngx_http_recsys_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
@@ -1449,13 +1219,13 @@ ngx_http_recsys_rerank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     config.max_tokens = (int) rlcf->llm.max_tokens;
     config.json_mode = rlcf->llm.json_mode ? 1 : 0;
 
-    ngx_memzero(&wr, sizeof(ngx_http_recsys_llm_writer_t));
+    ngx_memzero(&wr, sizeof(ngx_http_recsys_body_writer_t));
     wr.pool = r->pool;
 
     if (rs_llm_rerank_request_json(&config, &intent, rr->items, rr->n,
-                                   ngx_http_recsys_llm_write, &wr)
+                                   ngx_http_recsys_body_write, &wr)
         != 0
-        || ngx_http_recsys_llm_join_body(r, &wr, &body) != NGX_OK)
+        || ngx_http_recsys_body_join(&wr, &body) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1474,7 +1244,7 @@ ngx_http_recsys_rerank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 
     ngx_http_recsys_metrics_count(NGX_HTTP_RECSYS_METRIC_LLM_CALLS, NULL, 1);
 
-    ctx->calls_running = 1;
+    ctx->calls_running++;
     ctx->pending++;
     ngx_http_recsys_wait_until(r, rlcf->llm.timeout,
                                ngx_http_recsys_rerank_expired);
@@ -1492,6 +1262,7 @@ ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
     u_char                      *p;
     char                         reason[64];
     size_t                       i, nlisted, *order;
+    const char                  *failure;
     ngx_str_t                    value, label[1];
     rs_llm_usage_t               usage;
     ngx_http_recsys_ctx_t       *ctx;
@@ -1500,7 +1271,7 @@ ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
     ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
 
-    ctx->calls_running = 0;
+    ctx->calls_running--;
 
     ngx_http_recsys_metrics_observe(NGX_HTTP_RECSYS_METRIC_LLM_SECONDS, NULL,
                                     (ngx_current_msec - rr->started)
@@ -1509,13 +1280,14 @@ ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
     order = ngx_palloc(r->pool, rr->n * sizeof(size_t));
     value.data = ngx_pnalloc(r->pool, rr->n * (NGX_SIZE_T_LEN + 1));
 
-    if (rc != NGX_OK || status < 200 || status > 299
-        || order == NULL || value.data == NULL)
-    {
-        ngx_http_recsys_llm_count(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,
-                                  rc == NGX_DECLINED ? "too_large"
-                                  : status == NGX_HTTP_TOO_MANY_REQUESTS
-                                    ? "rate_limited" : "rerank_failed");
+    failure = ngx_http_recsys_fetch_failure(rc, status);
+
+    if (failure != NULL || order == NULL || value.data == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "recsys: LLM rerank failed: %s",
+                      failure ? failure : "no memory");
+        ngx_http_recsys_metrics_count_label(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,
+                                            failure ? failure : "no_memory");
         ctx->degraded |= NGX_HTTP_RECSYS_DEGRADED_LLM;
         goto done;
     }
@@ -1628,18 +1400,6 @@ ngx_http_recsys_rerank_apply(ngx_http_recsys_ctx_t *ctx, ngx_str_t *value)
     }
 
     ctx->reranked = 1;
-}
-
-
-static void
-ngx_http_recsys_llm_count(ngx_uint_t family, const char *label)
-{
-    ngx_str_t  labels[1];
-
-    labels[0].data = (u_char *) label;
-    labels[0].len = ngx_strlen(label);
-
-    ngx_http_recsys_metrics_count(family, labels, 1);
 }
 
 

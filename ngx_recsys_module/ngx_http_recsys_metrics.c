@@ -323,7 +323,27 @@ static ngx_http_recsys_metrics_family_t
       NGX_HTTP_RECSYS_METRICS_GAUGE,
       0, { ngx_null_string, ngx_null_string },
       ngx_string("Items with a live popularity score, over the loaded "
-                 "index versions.") }
+                 "index versions.") },
+
+    { NGX_HTTP_RECSYS_METRIC_EMBED_CALLS,
+      ngx_string("recsys_embed_calls_total"),
+      NGX_HTTP_RECSYS_METRICS_COUNTER,
+      0, { ngx_null_string, ngx_null_string },
+      ngx_string("Calls made to the query embedding model.") },
+
+    { NGX_HTTP_RECSYS_METRIC_EMBED_ERRORS,
+      ngx_string("recsys_embed_errors_total"),
+      NGX_HTTP_RECSYS_METRICS_COUNTER,
+      1, { ngx_string("reason"), ngx_null_string },
+      ngx_string("Queries answered without their model vector, by "
+                 "reason.") },
+
+    { NGX_HTTP_RECSYS_METRIC_EMBED_SECONDS,
+      ngx_string("recsys_embed_seconds"),
+      NGX_HTTP_RECSYS_METRICS_HISTOGRAM,
+      0, { ngx_null_string, ngx_null_string },
+      ngx_string("Time from a query embedding call to its reply or "
+                 "failure.") }
 };
 
 
@@ -651,6 +671,20 @@ ngx_http_recsys_metrics_count(ngx_uint_t family, ngx_str_t *labels,
     if (ctx != NULL) {
         ngx_http_recsys_metrics_count_ctx(ctx, family, labels, n);
     }
+}
+
+
+/* one count of a family with a single label */
+
+void
+ngx_http_recsys_metrics_count_label(ngx_uint_t family, const char *label)
+{
+    ngx_str_t  labels[1];
+
+    labels[0].data = (u_char *) label;
+    labels[0].len = ngx_strlen(label);
+
+    ngx_http_recsys_metrics_count(family, labels, 1);
 }
 
 

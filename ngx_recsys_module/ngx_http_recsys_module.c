@@ -48,6 +48,7 @@ static ngx_conf_enum_t  ngx_http_recsys_narrative_modes[] = {
 };
 
 
+/* the directives of outside services: LLM and embedding model */
 #define NGX_HTTP_RECSYS_LLM_CONF                                             \
     NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1
 
@@ -293,9 +294,9 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
 
     { ngx_string("recsys_llm_api_key_file"),
       NGX_HTTP_RECSYS_LLM_CONF,
-      ngx_http_recsys_llm_api_key_file,
+      ngx_http_recsys_api_key_file,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_recsys_loc_conf_t, llm.authorization),
       NULL },
 
     { ngx_string("recsys_llm_model"),
@@ -366,6 +367,48 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       ngx_http_recsys_llm_banned_terms,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("recsys_embed_location"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_http_recsys_embed_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_embed_api_key_file"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_http_recsys_api_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, embed.authorization),
+      NULL },
+
+    { ngx_string("recsys_embed_model"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, embed.model),
+      NULL },
+
+    { ngx_string("recsys_embed_timeout"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, embed.timeout),
+      NULL },
+
+    { ngx_string("recsys_embed_max_response"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, embed.max_response),
+      NULL },
+
+    { ngx_string("recsys_embed_cache_ttl"),
+      NGX_HTTP_RECSYS_LLM_CONF,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, embed.cache_ttl),
       NULL },
 
       ngx_null_command
@@ -469,6 +512,7 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->cache = NGX_CONF_UNSET;
 
     ngx_http_recsys_llm_create_conf(&rlcf->llm);
+    ngx_http_recsys_embed_create_conf(&rlcf->embed);
     rlcf->personalize = NGX_CONF_UNSET;
     rlcf->history_weight = NGX_CONF_UNSET;
     rlcf->history_length = NGX_CONF_UNSET_UINT;
@@ -552,6 +596,7 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         || ngx_http_recsys_overlay_check(cf, conf) != NGX_OK
         || ngx_http_recsys_events_check(cf, conf) != NGX_OK
         || ngx_http_recsys_llm_merge(cf, conf, prev) != NGX_OK
+        || ngx_http_recsys_embed_merge(cf, conf, prev) != NGX_OK
         || ngx_http_recsys_personal_check(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;

@@ -56,8 +56,8 @@ typedef struct {
     struct ngx_http_recsys_redis_s  *redis;     /* NULL: no recsys_redis */
     struct ngx_http_recsys_redis_s  *redis_write;   /* NULL: the same */
     ngx_str_t                    user_salt;
-    ngx_rbtree_t                 llm_calls;    /* in flight, this worker */
-    ngx_rbtree_node_t            llm_sentinel;
+    ngx_rbtree_t                 calls;     /* in flight, this worker */
+    ngx_rbtree_node_t            calls_sentinel;
 } ngx_http_recsys_main_conf_t;
 
 
@@ -85,6 +85,24 @@ typedef struct {
 } ngx_http_recsys_llm_conf_t;
 
 
+/* recsys_embed_location: the URI and, in each worker, its circuit */
+typedef struct {
+    ngx_str_t                    uri;
+    ngx_uint_t                   fails;     /* calls failed in a row */
+    ngx_msec_t                   retry_at;  /* once open: calls resume */
+} ngx_http_recsys_embed_endpoint_t;
+
+
+typedef struct {
+    ngx_http_recsys_embed_endpoint_t  *endpoint;   /* NULL: none */
+    ngx_str_t                    authorization;  /* "Bearer " + the key */
+    ngx_str_t                    model;          /* "": the index's */
+    ngx_msec_t                   timeout;
+    size_t                       max_response;
+    time_t                       cache_ttl;
+} ngx_http_recsys_embed_conf_t;
+
+
 typedef struct {
     ngx_http_recsys_index_t     *index;
     ngx_http_complex_value_t    *use_profile;
@@ -109,6 +127,7 @@ typedef struct {
     time_t                       cache_stale;
     ngx_flag_t                   cache;       /* recsys_cache: results */
     ngx_http_recsys_llm_conf_t   llm;
+    ngx_http_recsys_embed_conf_t embed;
     ngx_flag_t                   personalize;
     ngx_int_t                    history_weight;    /* thousandths */
     ngx_uint_t                   history_length;
@@ -123,6 +142,7 @@ typedef struct {
 typedef struct ngx_http_recsys_fetch_s  ngx_http_recsys_fetch_t;
 typedef struct ngx_http_recsys_llm_wait_s  ngx_http_recsys_llm_wait_t;
 typedef struct ngx_http_recsys_rerank_s  ngx_http_recsys_rerank_t;
+typedef struct ngx_http_recsys_embed_wait_s  ngx_http_recsys_embed_wait_t;
 
 
 #define NGX_HTTP_RECSYS_PHASE_PREPARE    0   /* lookups before ranking */
@@ -168,18 +188,21 @@ typedef struct {
     ngx_http_recsys_llm_wait_t  *llm;
     ngx_http_recsys_rerank_t    *rerank;
     uint32_t                     want_k;      /* k once reranked */
+    ngx_http_recsys_embed_wait_t  *embed;     /* the query's model vector */
 
     ngx_http_recsys_fetch_t     *fetch;       /* on a subrequest of ours */
+    ngx_uint_t                   calls_running;  /* fetches of r, which
+                                                    may outlive its answer */
     ngx_str_t                    cache_key;   /* of the result */
     ngx_str_t                    cache_status;
 
     unsigned                     cold_start:1;
     unsigned                     waiting:1;   /* counted in r->main->count */
     unsigned                     answered:1;
-    unsigned                     calls_running:1;  /* a fetch outlives it */
     unsigned                     deadline_cleanup:1;
     unsigned                     cached:1;    /* the result came cached */
     unsigned                     reranked:1;
+    unsigned                     embed_cached:1;  /* the vector did */
 } ngx_http_recsys_ctx_t;
 
 
@@ -216,6 +239,9 @@ typedef enum {
     NGX_HTTP_RECSYS_METRIC_REDIS_CIRCUIT,     /* gauge */
     NGX_HTTP_RECSYS_METRIC_POPULARITY_REFRESHES,  /* {result} */
     NGX_HTTP_RECSYS_METRIC_POPULARITY_ITEMS,  /* gauge */
+    NGX_HTTP_RECSYS_METRIC_EMBED_CALLS,
+    NGX_HTTP_RECSYS_METRIC_EMBED_ERRORS,      /* {reason} */
+    NGX_HTTP_RECSYS_METRIC_EMBED_SECONDS,     /* histogram */
     NGX_HTTP_RECSYS_METRIC_NFAMILIES
 } ngx_http_recsys_metric_e;
 
@@ -294,13 +320,64 @@ ngx_int_t ngx_http_recsys_fetch(ngx_http_request_t *r, ngx_str_t *uri,
     ngx_http_recsys_fetch_t **fetch);
 void ngx_http_recsys_fetch_abandon(ngx_http_recsys_fetch_t *f);
 ngx_int_t ngx_http_recsys_fetch_init(ngx_conf_t *cf);
+/* a metric label for a failed fetch, NULL for a complete 2xx reply */
+const char *ngx_http_recsys_fetch_failure(ngx_int_t rc, ngx_uint_t status);
+
+/* a request body written through an rs_write_pt, in pieces of pool */
+typedef struct {
+    ngx_pool_t                  *pool;
+    ngx_chain_t                 *first;
+    ngx_chain_t                 *last;
+    size_t                       size;
+} ngx_http_recsys_body_writer_t;
+
+int ngx_http_recsys_body_write(const char *buf, size_t size, void *data);
+ngx_int_t ngx_http_recsys_body_join(ngx_http_recsys_body_writer_t *wr,
+    ngx_str_t *body);
+
+/*
+ * A call to an outside service in flight, in the pool of the request that
+ * started it, shared by every request of the worker that needs the same
+ * answer (the same key).
+ */
+typedef struct {
+    ngx_str_node_t               node;      /* in rmcf->calls */
+    ngx_queue_t                  waiters;   /* ngx_http_recsys_call_wait_t */
+    ngx_http_request_t          *r;
+    ngx_http_recsys_fetch_t     *fetch;
+    ngx_msec_t                   started;
+    unsigned                     in_tree:1;
+} ngx_http_recsys_call_t;
+
+/* a request waiting for a call's answer, in the request's pool */
+typedef struct {
+    ngx_queue_t                  queue;     /* in call->waiters */
+    ngx_http_request_t          *r;
+    ngx_http_recsys_call_t      *call;      /* NULL: out of its queue */
+    ngx_event_t                  done;      /* wakes r, posted */
+    unsigned                     counted:1; /* in ctx->pending */
+} ngx_http_recsys_call_wait_t;
+
+ngx_http_recsys_call_t *ngx_http_recsys_call_find(ngx_http_request_t *r,
+    ngx_str_t *key);
+ngx_int_t ngx_http_recsys_call_start(ngx_http_request_t *r,
+    ngx_http_recsys_call_t *call, ngx_str_t *key, ngx_str_t *uri,
+    ngx_str_t *body, ngx_str_t *authorization, size_t max,
+    ngx_http_recsys_fetch_pt handler);
+void ngx_http_recsys_call_end(ngx_http_recsys_call_t *call);
+ngx_http_recsys_call_wait_t *ngx_http_recsys_call_next(
+    ngx_http_recsys_call_t *call);
+ngx_int_t ngx_http_recsys_call_join(ngx_http_recsys_call_t *call,
+    ngx_http_recsys_call_wait_t *w);
+ngx_int_t ngx_http_recsys_call_leave(ngx_http_recsys_call_wait_t *w);
 
 /* the request pipeline: a lookup of r ended; foreign: outside r's events */
 void ngx_http_recsys_wake(ngx_http_request_t *r, ngx_uint_t foreign);
 void ngx_http_recsys_wait_until(ngx_http_request_t *r, ngx_msec_t timeout,
     void (*expired)(ngx_http_request_t *r));
 
-char *ngx_http_recsys_llm_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+/* "Bearer " and the key of a file, into the ngx_str_t at cmd->offset */
+char *ngx_http_recsys_api_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_recsys_llm_temperature(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -319,6 +396,17 @@ ngx_int_t ngx_http_recsys_rerank(ngx_http_request_t *r,
 ngx_int_t ngx_http_recsys_narrative(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 
+char *ngx_http_recsys_embed_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_recsys_embed_create_conf(ngx_http_recsys_embed_conf_t *conf);
+ngx_int_t ngx_http_recsys_embed_merge(ngx_conf_t *cf,
+    ngx_http_recsys_loc_conf_t *conf, ngx_http_recsys_loc_conf_t *prev);
+/* the model a location embeds queries with; empty: none */
+void ngx_http_recsys_embed_model(ngx_http_request_t *r, ngx_str_t *model);
+/* the query's model vector into ctx->req, or started (ctx->pending) */
+ngx_int_t ngx_http_recsys_embed_query(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+
 char *ngx_http_recsys_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_recsys_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -329,6 +417,8 @@ ngx_int_t ngx_http_recsys_metrics_init(ngx_conf_t *cf);
  */
 void ngx_http_recsys_metrics_count(ngx_uint_t family, ngx_str_t *labels,
     ngx_uint_t n);
+void ngx_http_recsys_metrics_count_label(ngx_uint_t family,
+    const char *label);
 void ngx_http_recsys_metrics_observe(ngx_uint_t family, ngx_str_t *labels,
     double seconds);
 void ngx_http_recsys_metrics_set(ngx_uint_t family, ngx_str_t *labels,

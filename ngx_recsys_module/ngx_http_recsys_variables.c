@@ -17,8 +17,13 @@ static ngx_int_t ngx_http_recsys_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_recsys_variable_ms(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_recsys_variable_narrative(ngx_http_request_t *r,
+static ngx_int_t ngx_http_recsys_variable_source(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* the data of ngx_http_recsys_variable_source() */
+#define NGX_HTTP_RECSYS_VAR_NARRATIVE  0
+#define NGX_HTTP_RECSYS_VAR_EMBED      1
 
 
 static ngx_http_variable_t  ngx_http_recsys_vars[] = {
@@ -39,7 +44,13 @@ static ngx_http_variable_t  ngx_http_recsys_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("recsys_narrative_source"), NULL,
-      ngx_http_recsys_variable_narrative, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_recsys_variable_source, NGX_HTTP_RECSYS_VAR_NARRATIVE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    /* the answer's embed_source, "cache" for a model vector from the cache */
+    { ngx_string("recsys_embed_source"), NULL,
+      ngx_http_recsys_variable_source, NGX_HTTP_RECSYS_VAR_EMBED,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("recsys_took_ms"), NULL, ngx_http_recsys_variable_ms,
       offsetof(ngx_http_recsys_ctx_t, took_ms), NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -156,23 +167,37 @@ ngx_http_recsys_variable_ms(ngx_http_request_t *r,
 }
 
 
+/* where a part of an answer with items came from, by data */
+
 static ngx_int_t
-ngx_http_recsys_variable_narrative(ngx_http_request_t *r,
+ngx_http_recsys_variable_source(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    const char             *s;
     ngx_http_recsys_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
 
-    /* only answers that carry items carry a narrative */
+    /* only answers that carry items carry a narrative, a cached one too */
     if (ctx == NULL || ctx->items.data == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = (u_char *) (ctx->narrative_source ? ctx->narrative_source
-                                                : "template");
-    v->len = ngx_strlen(v->data);
+    if (data == NGX_HTTP_RECSYS_VAR_NARRATIVE) {
+        s = ctx->narrative_source ? ctx->narrative_source : "template";
+
+    } else if (ctx->embed_cached
+               && ctx->result.embed_source == RS_SOURCE_MODEL)
+    {
+        s = "cache";
+
+    } else {
+        s = rs_embed_source_name(ctx->result.embed_source);
+    }
+
+    v->data = (u_char *) s;
+    v->len = ngx_strlen(s);
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

@@ -26,7 +26,7 @@ GET /recs?q=running+shoes&k=1
 --- response_headers
 Content-Type: application/json; charset=utf-8
 --- response_body_like eval
-qr/^\{"query":"running shoes","items":\[\{"id":"shoe-\d+","title":"[^"]+","brand":"[^"]+","category":"Shoes > [^"]+","price":\d+\.\d+,"currency":"USD","in_stock":(?:true|false|null),"url":"https:[^"]+","image":"https:[^"]+","score":[\d.]+,"price_display":"\$\d+\.\d\d",.*"reason":"Running[^"]*"\}\],"count":1,"profile":"default","strategy":"search","took_ms":[\d.]+,"index_version":"[0-9a-f]{16}","understood":\{"category":"Shoes > Running"\},"narrative":\{"summary":"Picks for \xe2\x80\x9crunning shoes\xe2\x80\x9d: 1 item from [^"]+, at \$\d+\.\d\d\.","source":"template","version":1\}\}\n\z/
+qr/^\{"query":"running shoes","items":\[\{"id":"shoe-\d+","title":"[^"]+","brand":"[^"]+","category":"Shoes > [^"]+","price":\d+\.\d+,"currency":"USD","in_stock":(?:true|false|null),"url":"https:[^"]+","image":"https:[^"]+","score":[\d.]+,"price_display":"\$\d+\.\d\d",.*"reason":"Running[^"]*"\}\],"count":1,"profile":"default","strategy":"search","embed_source":"builtin","took_ms":[\d.]+,"index_version":"[0-9a-f]{16}","understood":\{"category":"Shoes > Running"\},"narrative":\{"summary":"Picks for \xe2\x80\x9crunning shoes\xe2\x80\x9d: 1 item from [^"]+, at \$\d+\.\d\d\.","source":"template","version":1\}\}\n\z/
 --- no_error_log
 [error]
 

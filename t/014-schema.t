@@ -15,20 +15,23 @@ plan skip_all => "$cli not built" unless -x $cli;
 plan skip_all => 'python3-jsonschema is not installed'
     unless system('/usr/bin/python3 -c "import jsonschema" 2>/dev/null') == 0;
 
+# each with the embed source the answer must name
 my @queries = (
-    ['running shoes'],
-    ['running shoes under $100 without stridewell', '--explain'],
-    ['', '--k', '3'],
-    ['', '--item', 'cm-001', '--explain'],
-    ['nothing at all matches zzzz', '--category', 'Nowhere'],
-    ['crème brûlée torch', '--k', '1'],
+    ['builtin', 'running shoes'],
+    ['builtin', 'running shoes under $100 without stridewell', '--explain'],
+    ['popularity', '', '--k', '3'],
+    ['builtin', '', '--item', 'cm-001', '--explain'],
+    ['builtin', 'nothing at all matches zzzz', '--category', 'Nowhere'],
+    ['builtin', 'crème brûlée torch', '--k', '1'],
 );
 
 for my $q (@queries) {
-    my ($text, @args) = @$q;
+    my ($source, $text, @args) = @$q;
     my $cmd = join ' ', map { "'$_'" } $cli, 'query', $index, $text, @args;
     my $out = `$cmd`;
     is $?, 0, "query \"$text\" @args runs";
+    like $out, qr/"embed_source":"\Q$source\E"/,
+        "answer to \"$text\" @args was searched with $source";
 
     open my $py, '|-', '/usr/bin/python3', '-c', <<'PY', $schema
 import json, sys, jsonschema

@@ -113,7 +113,7 @@ qr/^\{"query":null,"items":\[(?!\{"id":"lap-001")\{"id":"lap-00[2-4]".*"count":3
 GET /recs?k=2
 --- error_code: 200
 --- error_log eval
-qr/recsys_index ".*model": 50 items, version [0-9a-f]{16}, flat index embedded by model "mock-embed" at 127\.0\.0\.1:\d+ \(dim 48\); queries are embedded by the built-in embedder into its lexical companion \(dim 256\)/
+qr/recsys_index ".*model": 50 items, version [0-9a-f]{16}, flat index embedded by model "mock-embed" at 127\.0\.0\.1:\d+ \(dim 48\); queries without a vector from recsys_embed_location go to its lexical companion \(dim 256\)/
 --- no_error_log
 [error]
 

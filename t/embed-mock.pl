@@ -51,7 +51,9 @@
 # model.  Every text of a 200 reply counts as embedded: GET /stats gives
 # {"requests","texts","unique","max_per_text","misbehaved"} and
 # STATE/texts.log has one line per embedded text (SHA-1, tab, text).
-# POST /reset clears the counters and the log.
+# GET /last gives the last embeddings request as {"headers": {lower-cased
+# name: value}, "body": its JSON}.  POST /reset clears the counters, the
+# log and the last request.
 #
 # Every connection is served by its own forked process (with keep-alive),
 # so concurrent clients are answered concurrently.
@@ -246,6 +248,7 @@ sub route {
     return embeddings($req)
         if $req->{method} eq 'POST' && $p =~ m{/embeddings$};
     return (200, {}, $Json->encode(stats())) if $p eq '/stats';
+    return (200, {}, read_file("$State/last.json") // '{}') if $p eq '/last';
 
     if ($req->{method} eq 'POST' && $p eq '/reset') {
         locked(sub { reset_counters() });
@@ -273,6 +276,9 @@ sub embeddings {
 
     my $body = eval { decode_json($req->{body}) };
     return error(400, 'the body is not JSON') unless ref $body eq 'HASH';
+
+    write_file("$State/last.json",
+               $Json->encode({ headers => $req->{headers}, body => $body }));
 
     my $input = $body->{input};
     $input = [$input] unless ref $input;
@@ -440,6 +446,7 @@ sub set_counter {
 
 sub reset_counters {
     write_counters(requests => 0, texts => 0, misbehaved => 0);
+    unlink "$State/last.json";
     open my $fh, '>', "$State/texts.log" or die "embed-mock: $!\n";
     close $fh;
 }
@@ -474,6 +481,24 @@ sub stats {
     for (values %seen) { $max = $_ if $_ > $max }
 
     return { %s, unique => scalar(keys %seen), max_per_text => $max };
+}
+
+
+sub read_file {
+    my ($path) = @_;
+    open my $fh, '<', $path or return undef;
+    local $/;
+    return scalar <$fh>;
+}
+
+
+# whole or not at all, for readers in other processes
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', "$path.$$" or die "embed-mock: $path: $!\n";
+    print $fh $text;
+    close $fh;
+    rename "$path.$$", $path or die "embed-mock: rename: $!\n";
 }
 
 

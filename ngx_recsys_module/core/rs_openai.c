@@ -53,6 +53,54 @@ rs_openai_request_json(const char *model, const char *const *texts,
 }
 
 
+/*
+ * Models embed "Running  Shoes" and "running shoes" alike or nearly so;
+ * one text for both halves what is paid for and doubles the cache's hits.
+ * Letters beyond ASCII keep their case: folding them needs tables the
+ * model has anyway.
+ */
+
+int
+rs_openai_query_text(const char *in, size_t len, char *out, size_t *outlen)
+{
+    char    c;
+    size_t  i, o, n;
+
+    n = *outlen;
+
+    if (rs_llm_redact(in, len, out, &n) != 0) {
+        return -1;
+    }
+
+    o = 0;
+
+    for (i = 0; i < n; i++) {
+        c = out[i];
+
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+            || c == '\v')
+        {
+            if (o > 0 && out[o - 1] != ' ') {
+                out[o++] = ' ';
+            }
+
+            continue;
+        }
+
+        out[o++] = (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
+    }
+
+    if (o > 0 && out[o - 1] == ' ') {
+        o--;
+    }
+
+    out[o] = '\0';
+    *outlen = o;
+
+    return 0;
+}
+
+
 static int
 rs_openai_vector(json_t *emb, size_t i, uint32_t max_dim, float *out,
     uint32_t *dim, char *err, size_t errlen)

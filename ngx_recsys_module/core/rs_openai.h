@@ -15,11 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rs_llm.h"
 #include "rs_render.h"
 
 
 /* OpenAI's own limit of inputs per request */
 #define RS_OPENAI_MAX_BATCH  2048
+
+/* the buffer rs_openai_query_text() needs for len bytes, with the NUL */
+#define RS_OPENAI_QUERY_SIZE(len)  RS_LLM_REDACT_SIZE(len)
 
 
 /*
@@ -43,6 +47,18 @@ int rs_openai_request_json(const char *model, const char *const *texts,
 int rs_openai_parse_reply(const char *body, size_t len, size_t n,
     uint32_t max_dim, float *out, uint32_t *dim, size_t *which, char *err,
     size_t errlen);
+
+/*
+ * A shopper's query as it is sent to the model and as its vector is
+ * cached: redacted like an LLM prompt (e-mails, phone and card numbers
+ * become "[email]", "[phone]", "[card]"), ASCII letters in lower case,
+ * every run of whitespace one space, none at either end.  *outlen is the
+ * size of out on entry (RS_OPENAI_QUERY_SIZE(len) is always enough) and
+ * the length written, without the NUL, on return; 0, or -1 when out is
+ * too small.
+ */
+int rs_openai_query_text(const char *in, size_t len, char *out,
+    size_t *outlen);
 
 
 #endif /* RS_OPENAI_H */

@@ -3,7 +3,8 @@
  *
  * The packed result, all integers little-endian:
  *
- *   "RSRP", u16 version, u16 flags (1 understood_any, 2 cold_start),
+ *   "RSRP", u16 version, u16 flags (1 understood_any, 2 cold_start,
+ *   bits 2-3 the embed source: what the query was searched with),
  *   u64 profile fingerprint, u32 searched, u32 nhits;
  *   the filter: category, brand, tag, f64 min_price, max_price,
  *   min_rating, u32 bits (1 has_min_price, 2 has_max_price,
@@ -31,6 +32,8 @@
 
 #define RS_PACK_UNDERSTOOD_ANY  0x0001
 #define RS_PACK_COLD_START      0x0002
+#define RS_PACK_SOURCE_SHIFT    2
+#define RS_PACK_SOURCE_MASK     0x000c
 
 #define RS_PACK_HIT_FLAGS    (RS_HIT_PINNED | RS_HIT_SPONSORED | RS_HIT_BOOSTED)
 #define RS_PACK_VIEW_FLAGS   (RS_HAS_PRICE | RS_HAS_STOCK)
@@ -84,7 +87,10 @@ rs_result_pack(const rs_result_t *res, void *buf, size_t size)
 {
     rs_pack_writer_t  w;
 
-    if (res->profile == NULL || res->nhits > RS_MAX_K) {
+    if (res->profile == NULL || res->nhits > RS_MAX_K
+        || ((unsigned) res->embed_source << RS_PACK_SOURCE_SHIFT)
+           & ~RS_PACK_SOURCE_MASK)
+    {
         return 0;
     }
 
@@ -121,7 +127,8 @@ rs_pack_result(rs_pack_writer_t *w, const rs_result_t *res)
     const rs_understood_t  *u;
 
     flags = (res->understood_any ? RS_PACK_UNDERSTOOD_ANY : 0)
-            | (res->cold_start ? RS_PACK_COLD_START : 0);
+            | (res->cold_start ? RS_PACK_COLD_START : 0)
+            | (uint16_t) (res->embed_source << RS_PACK_SOURCE_SHIFT);
 
     rs_pack_bytes(w, RS_PACK_MAGIC, 4);
     rs_pack_u16(w, RS_PACK_VERSION);
@@ -192,7 +199,8 @@ rs_result_unpack(const void *buf, size_t len, const rs_profile_t *profile,
 
     flags = rs_unpack_u16(&r);
 
-    if ((flags & ~(RS_PACK_UNDERSTOOD_ANY | RS_PACK_COLD_START))
+    if ((flags & ~(RS_PACK_UNDERSTOOD_ANY | RS_PACK_COLD_START
+                   | RS_PACK_SOURCE_MASK))
         || rs_unpack_u64(&r) != rs_profile_fingerprint(profile))
     {
         return -1;
@@ -201,6 +209,9 @@ rs_result_unpack(const void *buf, size_t len, const rs_profile_t *profile,
     res->profile = profile;
     res->understood_any = (flags & RS_PACK_UNDERSTOOD_ANY) != 0;
     res->cold_start = (flags & RS_PACK_COLD_START) != 0;
+    res->embed_source = (rs_embed_source_e)
+                            ((flags & RS_PACK_SOURCE_MASK)
+                             >> RS_PACK_SOURCE_SHIFT);
     res->searched = rs_unpack_u32(&r);
     nhits = rs_unpack_u32(&r);
 

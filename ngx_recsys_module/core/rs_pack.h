@@ -18,7 +18,7 @@
 
 
 #define RS_PACK_MAGIC        "RSRP"
-#define RS_PACK_VERSION      1
+#define RS_PACK_VERSION      2
 
 /* a filter's exclusions beyond this are not a result the engine makes */
 #define RS_PACK_MAX_EXCLUDES 64
@@ -28,8 +28,9 @@
  * Returns the packed size and writes it only when size is at least that,
  * touching nothing of buf otherwise (buf may be NULL with size 0 to
  * measure).  Returns 0 for a result that cannot be packed: no profile,
- * more than RS_MAX_K hits, too many exclusions.  The stage timings are
- * not kept: a cached answer spent none.
+ * more than RS_MAX_K hits, too many exclusions.  The embed source is
+ * kept, so a cached answer tells what it was searched with; the stage
+ * timings are not: a cached answer spent none.
  */
 size_t rs_result_pack(const rs_result_t *res, void *buf, size_t size);
 

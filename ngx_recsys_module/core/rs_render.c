@@ -316,6 +316,9 @@ rs_render_build(const rs_engine_t *e, const rs_render_t *r)
                                       && r->request->text_len == 0
                                       && r->request->nitems == 0
                                     ? "personal" : "search"));
+    json_object_set_new(root, "embed_source",
+                        json_string(rs_embed_source_name(
+                                        r->result->embed_source)));
     json_object_set_new(root, "took_ms",
                         json_real(rs_round(r->took_ms, 1e3)));
     json_object_set_new(root, "index_version",

@@ -8,8 +8,9 @@
  * Its fingerprint field (bytes 8 to 15) is first set to the profile's, so
  * mutations reach the structure behind it.  Whatever unpacks must hold
  * what the renderer relies on (items below the index size, promotions and
- * boosts of the profile, NUL-terminated UTF-8 strings of the stated
- * lengths) and must pack back to exactly the same bytes.
+ * boosts of the profile, an embed source it can name, NUL-terminated
+ * UTF-8 strings of the stated lengths) and must pack back to exactly the
+ * same bytes.
  *
  * Build and run from the project root:
  *
@@ -76,6 +77,7 @@ fuzz_check(const rs_result_t *res)
     uint32_t  h;
 
     if (res->profile != &fuzz_profile || res->nhits > RS_MAX_K
+        || (unsigned) res->embed_source > RS_SOURCE_POPULARITY
         || res->understood.text == NULL
         || res->understood.nexclude_brands > RS_UNDERSTAND_MAX_EXCLUDES
         || res->understood.nexclude_terms > RS_UNDERSTAND_MAX_EXCLUDES
@@ -162,6 +164,7 @@ fuzz_seed(void)
     res.hits = hits;
     res.nhits = 2;
     res.understood_any = 1;
+    res.embed_source = RS_SOURCE_MODEL;
     res.filter.category = "Shoes > Running";
     res.filter.category_len = 15;
     res.filter.has_max_price = 1;

@@ -11,6 +11,7 @@ package RecsysEmbedMock;
 #   $mock->stats;                   # {requests, texts, unique, ...}
 #   $mock->reset;                   # counters and the log of texts
 #   $mock->log;                     # [[sha1, text], ...] in arrival order
+#   $mock->last;                    # {headers, body} of the last request
 #   $mock->stop;                    # SIGTERM; done for every mock at exit
 #
 # new() takes the start flags of t/embed-mock.pl with "_" for "-" (dim,
@@ -176,6 +177,14 @@ sub reset {
     my ($self) = @_;
     my ($status) = $self->http('POST', '/reset');
     die "RecsysEmbedMock: /reset answered $status\n" unless $status == 200;
+}
+
+
+sub last {
+    my ($self) = @_;
+    my ($status, $body) = $self->http('GET', '/last');
+    die "RecsysEmbedMock: /last answered $status\n" unless $status == 200;
+    return JSON::PP::decode_json($body);
 }
 
 

@@ -300,6 +300,49 @@ START_TEST(test_request_json)
 END_TEST
 
 
+static const char *
+query_text(const char *in, char *out, size_t size)
+{
+    size_t  n;
+
+    n = size;
+
+    if (rs_openai_query_text(in, strlen(in), out, &n) != 0) {
+        return NULL;
+    }
+
+    ck_assert_uint_eq(n, strlen(out));
+
+    return out;
+}
+
+
+START_TEST(test_query_text)
+{
+    char  out[256], small[8];
+
+    ck_assert_str_eq(query_text("  Running \t SHOES\r\n", out, sizeof(out)),
+                     "running shoes");
+    ck_assert_str_eq(query_text("Crème BRÛLÉE Torch", out, sizeof(out)),
+                     "crème brÛlÉe torch");
+    ck_assert_str_eq(query_text("   ", out, sizeof(out)), "");
+
+    /* what names a shopper never reaches the model, nor the cache key */
+    ck_assert_str_eq(query_text("Boots for Ann.Lee@Example.com call "
+                                "+1 555 123 4567", out, sizeof(out)),
+                     "boots for [email] call [phone]");
+
+    /* sizes, prices and model numbers are the query itself */
+    ck_assert_str_eq(query_text("Size 10 under $120 GT-2000", out,
+                                sizeof(out)),
+                     "size 10 under $120 gt-2000");
+
+    ck_assert_ptr_null(query_text("running shoes", small, sizeof(small)));
+    ck_assert_uint_ge(RS_OPENAI_QUERY_SIZE(6), sizeof("[email]"));
+}
+END_TEST
+
+
 START_TEST(test_parse_reply)
 {
     char          err[256];
@@ -810,6 +853,7 @@ embed_model_suite(void)
 
     tc = tcase_create("wire");
     tcase_add_test(tc, test_request_json);
+    tcase_add_test(tc, test_query_text);
     tcase_add_test(tc, test_parse_reply);
     suite_add_tcase(s, tc);
 

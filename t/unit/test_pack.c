@@ -202,6 +202,7 @@ round_trip(const char *text)
     ck_assert_uint_eq(back.searched, res.searched);
     ck_assert_uint_eq(back.cold_start, res.cold_start);
     ck_assert_uint_eq(back.understood_any, res.understood_any);
+    ck_assert_int_eq(back.embed_source, res.embed_source);
     ck_assert(back.us_embed == 0 && back.us_retrieve == 0
               && back.us_rank == 0);
 
@@ -240,7 +241,9 @@ START_TEST(test_round_trip)
     free(round_trip("cheap laptop"));
 
     a = round_trip("");
-    ck_assert_msg(strstr(a, "\"strategy\":\"popular\"") != NULL, "%.300s", a);
+    ck_assert_msg(strstr(a, "\"strategy\":\"popular\","
+                            "\"embed_source\":\"popularity\"") != NULL,
+                  "%.300s", a);
     free(a);
 }
 END_TEST
@@ -280,6 +283,17 @@ START_TEST(test_round_trip_filter)
     /* nothing points into the bytes */
     memset(buf, 0, len);
     ck_assert_str_eq(back.understood.text, res.understood.text);
+
+    free(buf);
+
+    /* every embed source comes back as it went in */
+    res.embed_source = RS_SOURCE_LEXICAL;
+    buf = pack(&res, &len);
+    ck_assert_int_eq(rs_result_unpack(buf, len, &profile,
+                                      rs_engine_store(engine)->count, &back,
+                                      rs_arena_alloc, &arena),
+                     0);
+    ck_assert_int_eq(back.embed_source, RS_SOURCE_LEXICAL);
 
     free(buf);
     rs_arena_reset(&arena);
@@ -328,6 +342,10 @@ START_TEST(test_pack_refuses)
     ck_assert_uint_eq(rs_result_pack(&res, NULL, 0), 0);
 
     res.nhits = 0;
+    res.embed_source = (rs_embed_source_e) 4;
+    ck_assert_uint_eq(rs_result_pack(&res, NULL, 0), 0);
+
+    res.embed_source = RS_SOURCE_MODEL;
     res.filter.nexclude_terms = RS_PACK_MAX_EXCLUDES + 1;
     ck_assert_uint_eq(rs_result_pack(&res, NULL, 0), 0);
 
@@ -466,7 +484,7 @@ START_TEST(test_unpack_damage)
     put16(b, RS_PACK_VERSION + 1);
     refused(buf, len, 4, b, 2, "version");
 
-    put16(b, 0x0004);
+    put16(b, 0x0010);
     refused(buf, len, 6, b, 2, "unknown flags");
 
     b[0] = buf[8] ^ 1;
