@@ -985,3 +985,52 @@ ngx_http_recsys_events_count(ngx_http_recsys_events_ctx_t *ctx)
         ngx_http_recsys_metrics_count(family, &variant, 1);
     }
 }
+
+
+/*
+ * recsys_exposures: the items an answer showed, counted in the variant's
+ * hash next to the clicks and purchases the events count, so the
+ * click-through rate of a variant is in Redis too.  Not waited for.
+ */
+
+void
+ngx_http_recsys_events_exposures(ngx_http_request_t *r, ngx_str_t *variant,
+    ngx_uint_t n)
+{
+    u_char                        *key, count[NGX_INT_T_LEN];
+    size_t                         argvlen[4];
+    const char                    *argv[4];
+    ngx_http_recsys_redis_cmd_t    cmd;
+    ngx_http_recsys_main_conf_t   *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    if (rmcf->redis == NULL || variant->len == 0 || n == 0) {
+        return;
+    }
+
+    key = ngx_pnalloc(r->pool, sizeof("recsys:variant:") - 1 + variant->len);
+    if (key == NULL) {
+        return;
+    }
+
+    argv[0] = "HINCRBY";
+    argvlen[0] = sizeof("HINCRBY") - 1;
+    argv[1] = (const char *) key;
+    argvlen[1] = ngx_cpymem(ngx_cpymem(key, "recsys:variant:",
+                                       sizeof("recsys:variant:") - 1),
+                            variant->data, variant->len)
+                 - key;
+    argv[2] = "exposure";
+    argvlen[2] = sizeof("exposure") - 1;
+    argv[3] = (const char *) count;
+    argvlen[3] = ngx_sprintf(count, "%ui", n) - count;
+
+    cmd.argc = 4;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
+
+    (void) ngx_http_recsys_redis_send_to(rmcf->redis_write
+                                         ? rmcf->redis_write : rmcf->redis,
+                                         r, &cmd, 1, NULL, NULL);
+}

@@ -641,6 +641,13 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     rc = ngx_http_recsys_send_answer(r, rlcf, rlcf->index->engine, &render,
                                      ctx->format);
 
+    /* a HEAD answer and a 304 show nothing */
+    if (rlcf->exposures && rc == NGX_OK && !r->header_only
+        && r->headers_out.status == NGX_HTTP_OK)
+    {
+        ngx_http_recsys_events_exposures(r, &ctx->profile, ctx->nitems);
+    }
+
     if (ctx->calls_running && rc == NGX_OK) {
         ngx_http_recsys_end_of_answer(r);
     }

@@ -243,6 +243,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       0,
       NULL },
 
+    { ngx_string("recsys_exposures"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, exposures),
+      NULL },
+
     { ngx_string("recsys_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -510,6 +517,7 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->cache_ttl = NGX_CONF_UNSET;
     rlcf->cache_stale = NGX_CONF_UNSET;
     rlcf->cache = NGX_CONF_UNSET;
+    rlcf->exposures = NGX_CONF_UNSET;
 
     ngx_http_recsys_llm_create_conf(&rlcf->llm);
     ngx_http_recsys_embed_create_conf(&rlcf->embed);
@@ -553,6 +561,7 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->cache_stale, prev->cache_stale,
                              NGX_HTTP_RECSYS_CACHE_DEFAULT_STALE);
     ngx_conf_merge_value(conf->cache, prev->cache, 0);
+    ngx_conf_merge_value(conf->exposures, prev->exposures, 0);
 
     if (conf->query == NULL) {
         conf->query = prev->query;
@@ -581,6 +590,12 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_recsys_module);
+
+    if (conf->enable && conf->exposures && rmcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_exposures\" needs \"recsys_redis\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->enable && conf->cache
         && rmcf->cache_zone == NULL && rmcf->redis == NULL)

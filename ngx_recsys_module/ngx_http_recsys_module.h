@@ -126,6 +126,7 @@ typedef struct {
     time_t                       cache_ttl;
     time_t                       cache_stale;
     ngx_flag_t                   cache;       /* recsys_cache: results */
+    ngx_flag_t                   exposures;   /* counted in Redis */
     ngx_http_recsys_llm_conf_t   llm;
     ngx_http_recsys_embed_conf_t embed;
     ngx_flag_t                   personalize;
@@ -509,6 +510,8 @@ char *ngx_http_recsys_user_salt(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_recsys_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_recsys_events_check(ngx_conf_t *cf,
     ngx_http_recsys_loc_conf_t *conf);
+void ngx_http_recsys_events_exposures(ngx_http_request_t *r,
+    ngx_str_t *variant, ngx_uint_t n);
 ngx_int_t ngx_http_recsys_user_keys(ngx_http_request_t *r,
     const u_char *user, size_t len, ngx_str_t *recent, ngx_str_t *purchased);
 

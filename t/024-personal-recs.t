@@ -55,7 +55,7 @@ repeat_each(1);
 no_shuffle();
 no_long_string();
 
-plan tests => 41;
+plan tests => 48;
 
 run_tests();
 
@@ -213,3 +213,29 @@ X-Recsys-Degraded: redis
 --- no_error_log
 [error]
 --- timeout: 1
+
+
+
+=== TEST 8: recsys_exposures counts what each answer showed, per variant
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_redis 127.0.0.1:$TEST_NGINX_REPLICA_PORT timeout=1s;
+    recsys_redis_write 127.0.0.1:$TEST_NGINX_PRIMARY_PORT timeout=1s;
+    recsys_user_salt $TEST_NGINX_SALT;
+--- config
+    location = /recs {
+        recsys;
+        recsys_exposures on;
+    }
+--- init
+$main::Primary->cli('DEL', 'recsys:variant:default');
+--- request eval
+["GET /recs?q=shoes&k=3", "GET /recs?q=shoes&k=2", "HEAD /recs?q=shoes&k=3"]
+--- error_code eval
+[200, 200, 200]
+--- redis_after
+RecsysNginx::nap(0.2);
+is($main::Primary->cli('HGET', 'recsys:variant:default', 'exposure'), 5,
+   "3 + 2 items shown, the HEAD showed none");
+--- no_error_log
+[error]
