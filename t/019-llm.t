@@ -85,7 +85,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 100);
+plan tests => repeat_each() * (blocks() * 2 + 116);
 
 no_long_string();
 no_shuffle();
@@ -707,5 +707,39 @@ recsys: LLM rerank rejected: unknown_id
 --- response_body_like eval
 [qr/"source":"template"/,
  qr/recsys_llm_rejections_total\{reason="wrong_price"\} 1\n(?s:.*)recsys_llm_tokens_total\{kind="prompt"\} [1-9](?s:.*)recsys_llm_tokens_total\{kind="completion"\} [1-9]/]
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: a price patch makes a new narrative: the old one quotes the old price
+--- http_config
+    recsys_index $TEST_NGINX_INDEX;
+    recsys_cache_zone recsys_cache:1m;
+    recsys_overlay_zone overlay34:1m;
+--- config
+    location = /recs {
+        recsys;
+        recsys_narrative sync;
+        recsys_llm_location /_llm;
+        recsys_llm_model test-model;
+    }
+
+    location = /patch {
+        recsys_catalog_patch;
+    }
+
+    location = /_reset {
+        proxy_method POST;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_LLM_PORT/_reset;
+    }
+--- request eval
+["POST /_reset", "GET /recs?q=running+shoes&k=3",
+ "GET /recs?q=running+shoes&k=3",
+ qq{POST /patch\n{"id": "shoe-002", "price": 69.95}},
+ "GET /recs?q=running+shoes&k=3", "GET /_stats"]
+--- response_body_like eval
+[qr/./, qr/"source":"llm"/, qr/"source":"cache"/, qr/"applied":1/,
+ qr/"price":69\.95.*"source":"llm"/, qr/"chat":2\b/]
 --- no_error_log
 [error]
