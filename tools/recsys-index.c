@@ -179,8 +179,9 @@ rs_cli_usage(FILE *f)
 {
     fprintf(f,
         "usage:\n"
-        "  recsys-index build --catalog FILE --out DIR [--index auto|flat|hnsw]\n"
-        "                     [--dim 256] [--strict] [--quiet]\n"
+        "  recsys-index build --catalog FILE --out DIR\n"
+        "                     [--index auto|flat|hnsw] [--dim 256]\n"
+        "                     [--strict] [--quiet]\n"
         "                     [--embedder builtin|openai --endpoint URL\n"
         "                      --model NAME [--api-key-file PATH]\n"
         "                      [--batch 64] [--concurrency 4] [--retries 5]\n"

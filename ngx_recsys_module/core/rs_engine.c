@@ -135,7 +135,8 @@ rs_engine_manifest(rs_engine_t *e, const char *dir, char *err, size_t errlen)
     if (json_integer_value(json_object_get(m, "format_version"))
         != RS_INDEX_FORMAT_VERSION)
     {
-        rs_errf(err, errlen, "\"%s\": index format version %" JSON_INTEGER_FORMAT
+        rs_errf(err, errlen,
+                "\"%s\": index format version %" JSON_INTEGER_FORMAT
                 " is not supported (this module reads version %d); rebuild "
                 "the index with this version's recsys-index", path,
                 json_integer_value(json_object_get(m, "format_version")),

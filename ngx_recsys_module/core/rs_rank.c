@@ -278,7 +278,10 @@ rs_filter_merge(rs_filter_t *out, const rs_filter_t *request,
 }
 
 
-/* a prefix of whole levels: "Shoes" matches "Shoes > Running", not "Shoeshine" */
+/*
+ * A prefix of whole levels: "Shoes" matches "Shoes > Running", not
+ * "Shoeshine".
+ */
 
 static int
 rs_match_category(const char *path, const char *prefix, size_t len)
