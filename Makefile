@@ -4,7 +4,9 @@
 #   make deps       install the Debian packages the project needs
 #   make test       unit tests, Test::Nginx suites and the browser test
 #   make demo       10,000-item demo on 127.0.0.1:8080
-#   make bench      100,000-item benchmark with wrk
+#   make bench      100,000-item benchmark with wrk: HTTP, cache tiers, LLM
+#   make bench-cache  the cache tiers alone (shm, Redis, miss)
+#   make bench-llm    the LLM modes alone against the mock model (2 s)
 #   make bench-embed  offline embedding throughput against the mock model
 #   make bench-embed-online  query embedding: cache hits, misses, lexical
 #
@@ -37,6 +39,7 @@ LIBS        = $(BUILD)/librs_faiss_c.a $(FAISS_LIBS) -ljansson
 
 MODULE     := $(BUILD)/ngx_http_recsys_module.so
 CLI        := $(BUILD)/recsys-index
+PACED      := $(BUILD)/bench-paced
 # libcurl is the CLI's alone: the module embeds through subrequests
 CLI_SRCS   := $(wildcard tools/*.c)
 CLI_HDRS   := $(wildcard tools/*.h)
@@ -54,7 +57,8 @@ BENCH_N    ?= 100000
 EMBED_N    ?= 10000
 
 .PHONY: all deps check-deps test unit-test nginx-test browser-test demo bench \
-        bench-embed bench-embed-online clean
+        bench-http bench-cache bench-llm bench-embed bench-embed-online \
+        clean
 
 all: check-deps $(MODULE) $(CLI)
 
@@ -160,9 +164,23 @@ $(BUILD)/demo/index/manifest.json: $(BUILD)/demo/catalog.jsonl
 demo: all $(BUILD)/demo/index/manifest.json
 	bash bench/run-demo.sh $(NGINX_BIN) $(MODULE) $(BUILD)/demo
 
-bench: all
+# a fixed-rate client for the latencies wrk cannot measure
+$(PACED): bench/paced.c
+	$(CC) -std=gnu99 -Wall -Wextra -Werror $(CFLAGS) $< -o $@
+
+bench: bench-http bench-cache bench-llm
+
+bench-http: all
 	bash bench/run-bench.sh $(NGINX_BIN) $(MODULE) $(CLI) $(BUILD)/bench \
 	    $(BENCH_N)
+
+bench-cache: all $(PACED)
+	bash bench/run-cache-bench.sh $(NGINX_BIN) $(MODULE) $(CLI) $(PACED) \
+	    $(BUILD)/bench $(BENCH_N)
+
+bench-llm: all $(PACED)
+	bash bench/run-llm-bench.sh $(NGINX_BIN) $(MODULE) $(CLI) $(PACED) \
+	    $(BUILD)/bench $(BENCH_N)
 
 bench-embed: all
 	bash bench/run-embed-bench.sh $(CLI) $(BUILD)/bench-embed $(EMBED_N)

@@ -1,16 +1,16 @@
 -- wrk script: rotate over shopper queries so no single answer dominates
-local queries = {
-  "running+shoes", "running+shoes+under+100", "trail+running+shoes",
-  "lightweight+laptop", "gaming+laptop", "noise+cancelling+headphones",
-  "wireless+earbuds", "cast+iron+skillet", "nonstick+frying+pan",
-  "chef+knife", "espresso+machine", "coffee+grinder", "yoga+mat",
-  "camping+tent", "hiking+backpack", "waterproof+jacket",
-  "building+blocks", "board+game", "smart+watch", "4k+monitor",
-  "mechanical+keyboard", "office+chair", "water+bottle", "blender",
-  "air+fryer", "cordless+vacuum", "desk+lamp", "winter+boots",
-  "cotton+t-shirt", "sunglasses", "bluetooth+speaker", "phone+case"
-}
+--   wrk ... -s bench/rotate.lua URL -- bench/queries.txt
+-- (one query a line, URL-encoded; k=8)
+local queries = {}
 local i = 0
+
+init = function(args)
+  for line in io.lines(args[1]) do
+    if line ~= "" then
+      queries[#queries + 1] = line
+    end
+  end
+end
 
 request = function()
   i = i + 1
