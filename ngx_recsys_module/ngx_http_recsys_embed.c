@@ -333,7 +333,7 @@ ngx_http_recsys_embed_use(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     w = ctx->embed;
 
     if (value->len != w->dim * sizeof(float)) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ngx_http_recsys_private_log(r), 0,
                       "recsys: a cached query vector has %uz bytes, not "
                       "%uz: calling the model", value->len,
                       (size_t) w->dim * sizeof(float));
@@ -350,7 +350,7 @@ ngx_http_recsys_embed_use(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
     for (i = 0; i < w->dim; i++) {
         if (!isfinite(vec[i])) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+            ngx_log_error(NGX_LOG_INFO, ngx_http_recsys_private_log(r), 0,
                           "recsys: a cached query vector is not numeric: "
                           "calling the model");
             return NGX_DECLINED;
@@ -422,7 +422,7 @@ ngx_http_recsys_embed_miss(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
         call = ngx_http_recsys_embed_start(r, ctx);
 
         if (call == NULL) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+            ngx_log_error(NGX_LOG_WARN, ngx_http_recsys_private_log(r), 0,
                           "recsys: cannot start the query embedding call "
                           "to \"%V\"", &rlcf->embed.endpoint->uri);
             ngx_http_recsys_embed_error("not_started");
@@ -591,7 +591,7 @@ ngx_http_recsys_embed_failed(ngx_http_request_t *r,
     const char *detail)
 {
     /* the query is not logged: the reply's own words may be */
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+    ngx_log_error(NGX_LOG_WARN, ngx_http_recsys_private_log(r), 0,
                   "recsys: query embedding failed: %s%s%s", reason,
                   detail ? ": " : "", detail ? detail : "");
 

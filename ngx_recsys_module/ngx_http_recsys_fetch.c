@@ -700,3 +700,27 @@ ngx_http_recsys_call_wait_cleanup(void *data)
         ngx_delete_posted_event(&w->done);
     }
 }
+
+
+/*
+ * The connection's log without its handler, which would add the request
+ * line: a shopper's query may hold an e-mail address or a phone number,
+ * and the lines about calls to outside services must not repeat it.
+ */
+
+ngx_log_t *
+ngx_http_recsys_private_log(ngx_http_request_t *r)
+{
+    ngx_log_t  *log;
+
+    log = ngx_palloc(r->pool, sizeof(ngx_log_t));
+    if (log == NULL) {
+        return ngx_cycle->log;
+    }
+
+    *log = *r->connection->log;
+    log->handler = NULL;
+    log->data = NULL;
+
+    return log;
+}

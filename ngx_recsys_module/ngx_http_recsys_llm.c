@@ -946,7 +946,7 @@ ngx_http_recsys_llm_accept(ngx_http_request_t *r,
     }
 
     if (rc != 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ngx_http_recsys_private_log(r), 0,
                       "recsys: LLM reply rejected: %s", reason);
 
         label[0].data = (u_char *) reason;
@@ -1001,7 +1001,7 @@ static void
 ngx_http_recsys_llm_error(ngx_http_request_t *r,
     ngx_http_recsys_llm_call_t *call, const char *reason)
 {
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+    ngx_log_error(NGX_LOG_WARN, ngx_http_recsys_private_log(r), 0,
                   "recsys: LLM call failed: %s", reason);
 
     ngx_http_recsys_metrics_count_label(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,
@@ -1283,7 +1283,7 @@ ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
     failure = ngx_http_recsys_fetch_failure(rc, status);
 
     if (failure != NULL || order == NULL || value.data == NULL) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, ngx_http_recsys_private_log(r), 0,
                       "recsys: LLM rerank failed: %s",
                       failure ? failure : "no memory");
         ngx_http_recsys_metrics_count_label(NGX_HTTP_RECSYS_METRIC_LLM_ERRORS,
@@ -1297,7 +1297,7 @@ ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data, ngx_int_t rc,
                             sizeof(reason))
         != 0)
     {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, ngx_http_recsys_private_log(r), 0,
                       "recsys: LLM rerank rejected: %s", reason);
 
         label[0].data = (u_char *) reason;

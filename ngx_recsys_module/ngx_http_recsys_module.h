@@ -320,6 +320,7 @@ ngx_int_t ngx_http_recsys_fetch(ngx_http_request_t *r, ngx_str_t *uri,
     ngx_http_recsys_fetch_pt handler, void *data,
     ngx_http_recsys_fetch_t **fetch);
 void ngx_http_recsys_fetch_abandon(ngx_http_recsys_fetch_t *f);
+ngx_log_t *ngx_http_recsys_private_log(ngx_http_request_t *r);
 ngx_int_t ngx_http_recsys_fetch_init(ngx_conf_t *cf);
 /* a metric label for a failed fetch, NULL for a complete 2xx reply */
 const char *ngx_http_recsys_fetch_failure(ngx_int_t rc, ngx_uint_t status);

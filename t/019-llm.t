@@ -85,7 +85,7 @@ add_block_preprocessor(sub {
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 2 + 116);
+plan tests => repeat_each() * (blocks() * 2 + 119);
 
 no_long_string();
 no_shuffle();
@@ -743,3 +743,15 @@ recsys: LLM rerank rejected: unknown_id
  qr/"price":69\.95.*"source":"llm"/, qr/"chat":2\b/]
 --- no_error_log
 [error]
+
+
+
+=== TEST 35: the lines about a failed call do not repeat the shopper's query
+--- request
+GET /recs?q=shoes+for+jane.doe%40example.com+mock:500&k=2
+--- response_headers
+X-Narrative: template
+--- error_log
+recsys: LLM call failed: http_5xx
+--- no_error_log eval
+[qr/LLM call failed[^\n]*jane/, qr/\[error\]/]
