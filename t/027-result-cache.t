@@ -2,7 +2,9 @@
 # from Redis (a real redis-server the suite starts), $recsys_cache_status,
 # what bypasses the cache, what invalidates it (an overlay patch, another
 # profile), damaged Redis values, and LLM narratives found in Redis by a
-# second nginx, as another edge node would.
+# second nginx, as another edge node would.  Every block names its own
+# zone: a zone of the same name and size survives a reload, and
+# TEST_NGINX_USE_HUP reloads between blocks.
 
 use Test::Nginx::Socket;
 use Cwd qw(cwd);
@@ -52,7 +54,7 @@ __DATA__
 === TEST 2: shared memory: a miss, then hits with the same answer
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
-    recsys_cache_zone recsys_cache:1m;
+    recsys_cache_zone cache2:1m;
 --- config
     location = /recs {
         recsys;
@@ -78,7 +80,7 @@ __DATA__
 === TEST 3: another filter is another entry; explain=1 bypasses
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
-    recsys_cache_zone recsys_cache:1m;
+    recsys_cache_zone cache3:1m;
 --- config
     location = /recs {
         recsys;
@@ -100,7 +102,7 @@ __DATA__
 === TEST 4: a price patch is never answered from before it
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
-    recsys_cache_zone recsys_cache:1m;
+    recsys_cache_zone cache4:1m;
     recsys_overlay_zone overlay4:1m;
 --- config
     location = /recs {
@@ -174,7 +176,7 @@ main::damage_redis();
 === TEST 7: another profile never gets the default profile's entry
 --- http_config
     recsys_index $TEST_NGINX_INDEX;
-    recsys_cache_zone recsys_cache:1m;
+    recsys_cache_zone cache7:1m;
     recsys_profile popular {
         weight popularity 2;
     }
