@@ -129,6 +129,21 @@ CONF
 }
 
 
+# bench_stop_on_exit PID: at exit, stop every nginx started and the
+# helper PID (Redis, the mock model) the script started
+bench_stop_on_exit() {
+    bench_helper=$1
+    trap bench_stop_all EXIT
+}
+
+
+bench_stop_all() {
+    bench_nginx_stop
+    kill "$bench_helper" 2>/dev/null
+    wait "$bench_helper" 2>/dev/null || true
+}
+
+
 # bench_nginx_stop [NAME]: stops that nginx (default: every one started)
 # and says whether its error log has anything worse than a warning
 bench_nginx_stop() {

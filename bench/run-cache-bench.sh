@@ -31,12 +31,7 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" \
     < /dev/null > /dev/null 2>&1 &
 redis=$!
 
-stop_all() {
-    bench_nginx_stop
-    kill "$redis" 2>/dev/null
-    wait "$redis" 2>/dev/null || true
-}
-trap stop_all EXIT
+bench_stop_on_exit "$redis"
 
 for _ in $(seq 50); do
     redis-cli -p "$redis_port" ping > /dev/null 2>&1 && break

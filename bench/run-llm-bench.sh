@@ -48,12 +48,7 @@ perl "$bench_repo/t/mock-llm.pl" --port "$mock_port" --delay "$delay" \
     --log "$dir/llm/mock.log" < /dev/null > "$dir/llm/mock.out" 2>&1 &
 mock=$!
 
-stop_all() {
-    bench_nginx_stop
-    kill "$mock" 2>/dev/null
-    wait "$mock" 2>/dev/null || true
-}
-trap stop_all EXIT
+bench_stop_on_exit "$mock"
 
 for _ in $(seq 50); do
     curl -sf "http://127.0.0.1:$mock_port/health" > /dev/null && break
