@@ -482,8 +482,7 @@ ngx_http_recsys_embed_start(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
         return NULL;
     }
 
-    ngx_memzero(&wr, sizeof(ngx_http_recsys_body_writer_t));
-    wr.pool = r->pool;
+    ngx_http_recsys_body_writer_init(&wr, r->pool);
 
     text = (const char *) w->text.data;
     len = w->text.len;

@@ -384,66 +384,6 @@ ngx_http_recsys_fetch_copy(ngx_http_recsys_fetch_t *f, ngx_buf_t *b,
 }
 
 
-/* rs_write_pt into r's pool: the pieces of a body, joined at the end */
-
-int
-ngx_http_recsys_body_write(const char *buf, size_t size, void *data)
-{
-    ngx_http_recsys_body_writer_t *wr = data;
-
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    b = ngx_create_temp_buf(wr->pool, size ? size : 1);
-    cl = ngx_alloc_chain_link(wr->pool);
-
-    if (b == NULL || cl == NULL) {
-        return -1;
-    }
-
-    b->last = ngx_cpymem(b->pos, buf, size);
-    cl->buf = b;
-    cl->next = NULL;
-
-    if (wr->last) {
-        wr->last->next = cl;
-
-    } else {
-        wr->first = cl;
-    }
-
-    wr->last = cl;
-    wr->size += size;
-
-    return 0;
-}
-
-
-/* a subrequest's body is one buffer */
-
-ngx_int_t
-ngx_http_recsys_body_join(ngx_http_recsys_body_writer_t *wr, ngx_str_t *body)
-{
-    u_char       *p;
-    ngx_chain_t  *cl;
-
-    p = ngx_pnalloc(wr->pool, wr->size ? wr->size : 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-
-    for (cl = wr->first; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
-
-    body->len = wr->size;
-
-    return NGX_OK;
-}
-
-
 /*
  * Why a fetch handler's reply is no answer, as a metric label, or NULL for
  * a complete 2xx reply.

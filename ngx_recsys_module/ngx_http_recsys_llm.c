@@ -861,8 +861,7 @@ ngx_http_recsys_llm_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ngx_memzero(&wr, sizeof(ngx_http_recsys_body_writer_t));
-    wr.pool = r->pool;
+    ngx_http_recsys_body_writer_init(&wr, r->pool);
 
     if (rs_llm_request_json(&config, rlcf->llm.prompt, &intent,
                             ctx->llm->items, ctx->llm->nitems,
@@ -1219,8 +1218,7 @@ ngx_http_recsys_rerank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     config.max_tokens = (int) rlcf->llm.max_tokens;
     config.json_mode = rlcf->llm.json_mode ? 1 : 0;
 
-    ngx_memzero(&wr, sizeof(ngx_http_recsys_body_writer_t));
-    wr.pool = r->pool;
+    ngx_http_recsys_body_writer_init(&wr, r->pool);
 
     if (rs_llm_rerank_request_json(&config, &intent, rr->items, rr->n,
                                    ngx_http_recsys_body_write, &wr)

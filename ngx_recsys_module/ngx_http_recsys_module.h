@@ -325,13 +325,20 @@ ngx_int_t ngx_http_recsys_fetch_init(ngx_conf_t *cf);
 /* a metric label for a failed fetch, NULL for a complete 2xx reply */
 const char *ngx_http_recsys_fetch_failure(ngx_int_t rc, ngx_uint_t status);
 
-/* a request body written through an rs_write_pt, in pieces of pool */
+/*
+ * What an rs_write_pt writes (an answer, a subrequest's body), gathered in
+ * pool buffers of 4k or more.
+ */
 typedef struct {
     ngx_pool_t                  *pool;
-    ngx_chain_t                 *first;
-    ngx_chain_t                 *last;
+    ngx_chain_t                 *out;
+    ngx_chain_t                **last;
+    ngx_buf_t                   *buf;
     size_t                       size;
 } ngx_http_recsys_body_writer_t;
+
+void ngx_http_recsys_body_writer_init(ngx_http_recsys_body_writer_t *wr,
+    ngx_pool_t *pool);
 
 int ngx_http_recsys_body_write(const char *buf, size_t size, void *data);
 ngx_int_t ngx_http_recsys_body_join(ngx_http_recsys_body_writer_t *wr,

@@ -22,31 +22,31 @@
 #define NGX_HTTP_RECSYS_BUF_SIZE  4096
 
 
-typedef struct {
-    ngx_http_request_t  *request;
-    ngx_chain_t         *out;
-    ngx_chain_t        **last;
-    ngx_buf_t           *buf;
-    size_t               size;
-} ngx_http_recsys_writer_t;
-
-
-static int ngx_http_recsys_write(const char *data, size_t size, void *ctx);
 static ngx_int_t ngx_http_recsys_header(ngx_http_request_t *r,
     const char *name, size_t len, u_char *value, size_t vlen);
 static ngx_int_t ngx_http_recsys_etag(ngx_http_request_t *r,
     const rs_engine_t *engine, const rs_render_t *render, ngx_uint_t format);
 static ngx_int_t ngx_http_recsys_send(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *type, ngx_http_recsys_writer_t *w);
+    ngx_uint_t status, ngx_str_t *type, ngx_http_recsys_body_writer_t *w);
 
 
-static int
-ngx_http_recsys_write(const char *data, size_t size, void *ctx)
+void
+ngx_http_recsys_body_writer_init(ngx_http_recsys_body_writer_t *wr,
+    ngx_pool_t *pool)
 {
-    size_t                     n;
-    ngx_buf_t                 *b;
-    ngx_chain_t               *cl;
-    ngx_http_recsys_writer_t  *w = ctx;
+    ngx_memzero(wr, sizeof(ngx_http_recsys_body_writer_t));
+    wr->pool = pool;
+    wr->last = &wr->out;
+}
+
+
+int
+ngx_http_recsys_body_write(const char *data, size_t size, void *ctx)
+{
+    size_t                          n;
+    ngx_buf_t                      *b;
+    ngx_chain_t                    *cl;
+    ngx_http_recsys_body_writer_t  *w = ctx;
 
     w->size += size;
 
@@ -56,12 +56,12 @@ ngx_http_recsys_write(const char *data, size_t size, void *ctx)
         if (b == NULL || b->last == b->end) {
             n = ngx_max(size, NGX_HTTP_RECSYS_BUF_SIZE);
 
-            b = ngx_create_temp_buf(w->request->pool, n);
+            b = ngx_create_temp_buf(w->pool, n);
             if (b == NULL) {
                 return -1;
             }
 
-            cl = ngx_alloc_chain_link(w->request->pool);
+            cl = ngx_alloc_chain_link(w->pool);
             if (cl == NULL) {
                 return -1;
             }
@@ -80,6 +80,37 @@ ngx_http_recsys_write(const char *data, size_t size, void *ctx)
     }
 
     return 0;
+}
+
+
+/* a subrequest's body is one buffer */
+
+ngx_int_t
+ngx_http_recsys_body_join(ngx_http_recsys_body_writer_t *wr, ngx_str_t *body)
+{
+    u_char       *p;
+    ngx_chain_t  *cl;
+
+    if (wr->out != NULL && wr->out->next == NULL) {
+        body->data = wr->out->buf->pos;
+        body->len = wr->size;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(wr->pool, wr->size ? wr->size : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = wr->out; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    body->len = wr->size;
+
+    return NGX_OK;
 }
 
 
@@ -165,7 +196,7 @@ ngx_http_recsys_etag(ngx_http_request_t *r, const rs_engine_t *engine,
 
 static ngx_int_t
 ngx_http_recsys_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_http_recsys_writer_t *w)
+    ngx_str_t *type, ngx_http_recsys_body_writer_t *w)
 {
     ngx_int_t  rc;
 
@@ -198,12 +229,10 @@ ngx_http_recsys_send_answer(ngx_http_request_t *r,
     json_t                       *root;
     ngx_str_t                     type;
     const rs_tpl_t               *tpl;
-    ngx_http_recsys_writer_t      w;
+    ngx_http_recsys_body_writer_t      w;
     ngx_http_recsys_main_conf_t  *rmcf;
 
-    ngx_memzero(&w, sizeof(ngx_http_recsys_writer_t));
-    w.request = r;
-    w.last = &w.out;
+    ngx_http_recsys_body_writer_init(&w, r->pool);
 
     root = rs_render_build(engine, render);
     if (root == NULL) {
@@ -215,14 +244,14 @@ ngx_http_recsys_send_answer(ngx_http_request_t *r,
     if (format == NGX_HTTP_RECSYS_FORMAT_HTML) {
         rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
         tpl = rlcf->tpl ? rlcf->tpl : rmcf->default_tpl;
-        rc = rs_tpl_render(tpl, root, ngx_http_recsys_write, &w);
+        rc = rs_tpl_render(tpl, root, ngx_http_recsys_body_write, &w);
         ngx_str_set(&type, "text/html; charset=utf-8");
 
     } else {
-        rc = json_dump_callback(root, ngx_http_recsys_write, &w,
+        rc = json_dump_callback(root, ngx_http_recsys_body_write, &w,
                                 JSON_COMPACT | JSON_REAL_PRECISION(15));
         if (rc == 0) {
-            rc = ngx_http_recsys_write("\n", 1, &w);
+            rc = ngx_http_recsys_body_write("\n", 1, &w);
         }
 
         ngx_str_set(&type, "application/json; charset=utf-8");
@@ -283,14 +312,12 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *allow, const char *code, const char *message)
 {
     ngx_str_t                  type;
-    ngx_http_recsys_writer_t   w;
+    ngx_http_recsys_body_writer_t   w;
 
-    ngx_memzero(&w, sizeof(ngx_http_recsys_writer_t));
-    w.request = r;
-    w.last = &w.out;
+    ngx_http_recsys_body_writer_init(&w, r->pool);
 
-    if (rs_render_error(code, message, ngx_http_recsys_write, &w) != 0
-        || ngx_http_recsys_write("\n", 1, &w) != 0)
+    if (rs_render_error(code, message, ngx_http_recsys_body_write, &w) != 0
+        || ngx_http_recsys_body_write("\n", 1, &w) != 0)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "recsys: cannot render the answer");
@@ -318,16 +345,14 @@ ngx_http_recsys_send_object(ngx_http_request_t *r, ngx_uint_t status,
     void *object)
 {
     ngx_str_t                  type;
-    ngx_http_recsys_writer_t   w;
+    ngx_http_recsys_body_writer_t   w;
 
-    ngx_memzero(&w, sizeof(ngx_http_recsys_writer_t));
-    w.request = r;
-    w.last = &w.out;
+    ngx_http_recsys_body_writer_init(&w, r->pool);
 
-    if (json_dump_callback(object, ngx_http_recsys_write, &w,
+    if (json_dump_callback(object, ngx_http_recsys_body_write, &w,
                            JSON_COMPACT | JSON_REAL_PRECISION(15))
         != 0
-        || ngx_http_recsys_write("\n", 1, &w) != 0)
+        || ngx_http_recsys_body_write("\n", 1, &w) != 0)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "recsys: cannot render the answer");
