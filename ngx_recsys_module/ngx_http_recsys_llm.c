@@ -65,6 +65,8 @@ static void ngx_http_recsys_rerank_reply(ngx_http_request_t *r, void *data,
 static void ngx_http_recsys_rerank_expired(ngx_http_request_t *r);
 static void ngx_http_recsys_rerank_apply(ngx_http_recsys_ctx_t *ctx,
     ngx_str_t *value);
+static void ngx_http_recsys_llm_config(ngx_http_recsys_llm_conf_t *lcf,
+    rs_llm_config_t *config);
 static ngx_int_t ngx_http_recsys_llm_prepare(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_llm_wait_t *w);
 static ngx_int_t ngx_http_recsys_llm_intent(ngx_http_request_t *r,
@@ -659,6 +661,20 @@ ngx_http_recsys_llm_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 }
 
 
+/* what every request to the model is sent with */
+
+static void
+ngx_http_recsys_llm_config(ngx_http_recsys_llm_conf_t *lcf,
+    rs_llm_config_t *config)
+{
+    ngx_memzero(config, sizeof(rs_llm_config_t));
+    config->model = (const char *) lcf->model.data;
+    config->temperature = lcf->temperature / 100.0;
+    config->max_tokens = (int) lcf->max_tokens;
+    config->json_mode = lcf->json_mode ? 1 : 0;
+}
+
+
 /* the query and what was understood of it, both passed as quoted data */
 
 static ngx_int_t
@@ -851,11 +867,7 @@ ngx_http_recsys_llm_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
 
-    ngx_memzero(&config, sizeof(rs_llm_config_t));
-    config.model = (const char *) rlcf->llm.model.data;
-    config.temperature = rlcf->llm.temperature / 100.0;
-    config.max_tokens = (int) rlcf->llm.max_tokens;
-    config.json_mode = rlcf->llm.json_mode ? 1 : 0;
+    ngx_http_recsys_llm_config(&rlcf->llm, &config);
 
     if (ngx_http_recsys_llm_intent(r, ctx, &intent) != NGX_OK) {
         return NGX_ERROR;
@@ -1212,11 +1224,7 @@ ngx_http_recsys_rerank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
         return NGX_OK;
     }
 
-    ngx_memzero(&config, sizeof(rs_llm_config_t));
-    config.model = (const char *) rlcf->llm.model.data;
-    config.temperature = rlcf->llm.temperature / 100.0;
-    config.max_tokens = (int) rlcf->llm.max_tokens;
-    config.json_mode = rlcf->llm.json_mode ? 1 : 0;
+    ngx_http_recsys_llm_config(&rlcf->llm, &config);
 
     ngx_http_recsys_body_writer_init(&wr, r->pool);
 
